@@ -1,0 +1,504 @@
+//! Reverse mode: the topological sort, gradient accumulation, and the one exhaustive match of
+//! gradient rules.
+//!
+//! Every rule is written with tensor ops. During a plain backward pass they run with grad
+//! mode off and record nothing; with `create_graph` they run with grad mode on, so the
+//! gradients are themselves differentiable (grad of grad, Hessian-vector products) through the
+//! very same rules.
+
+use std::collections::HashSet;
+use std::hash::BuildHasherDefault;
+
+use smallvec::{SmallVec, smallvec};
+
+use crate::element::Element;
+use crate::error::{Result, TensorError};
+use crate::gradients::{Gradients, IdHasher, IdMap};
+use crate::kernels::elementwise;
+use crate::layout::Layout;
+use crate::mode::with_grad_enabled;
+use crate::ops::{Extreme, Op};
+use crate::shape::Dims;
+use crate::tensor::Tensor;
+
+impl<T: Element> Tensor<T> {
+    /// The gradients of this one-element tensor with respect to every tracked leaf it
+    /// depends on. Nothing is stored on the tensors: calling it twice gives equal stores.
+    ///
+    /// # Panics
+    /// As [`try_backward`](Tensor::try_backward) fails.
+    #[track_caller]
+    pub fn backward(&self) -> Gradients<T> {
+        self.try_backward().unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Fallible form of [`backward`](Tensor::backward).
+    ///
+    /// # Errors
+    /// When this tensor does not have exactly one element (use
+    /// [`backward_with`](Tensor::backward_with) and a seed of its shape), or no tracked leaf
+    /// reaches it.
+    pub fn try_backward(&self) -> Result<Gradients<T>> {
+        self.backward_from_one("backward", false)
+    }
+
+    /// The gradients of `sum(seed * self)`: a vector-Jacobian product, for outputs of any
+    /// shape.
+    ///
+    /// # Panics
+    /// As [`try_backward_with`](Tensor::try_backward_with) fails.
+    #[track_caller]
+    pub fn backward_with(&self, seed: &Tensor<T>) -> Gradients<T> {
+        self.try_backward_with(seed)
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Fallible form of [`backward_with`](Tensor::backward_with).
+    ///
+    /// # Errors
+    /// When `seed` does not have this tensor's shape, or no tracked leaf reaches it.
+    pub fn try_backward_with(&self, seed: &Tensor<T>) -> Result<Gradients<T>> {
+        run(self, seed, false, "backward_with")
+    }
+
+    /// As [`backward`](Tensor::backward), but the gradients are recorded in the graph, so they
+    /// can be differentiated again.
+    ///
+    /// ```
+    /// use tensor::Tensor;
+    /// let x = Tensor::<f64>::scalar(2.0).require_grad();
+    /// let y = x.powf(3.0);                         // y = x³
+    /// let dy = y.backward_create_graph();
+    /// let dydx = dy.get(&x).unwrap();              // 3x² = 12
+    /// let d2y = dydx.backward();
+    /// assert_eq!(d2y.get(&x).unwrap().item(), 12.0); // 6x = 12
+    /// ```
+    ///
+    /// # Panics
+    /// As [`try_backward`](Tensor::try_backward) fails.
+    #[track_caller]
+    pub fn backward_create_graph(&self) -> Gradients<T> {
+        self.try_backward_create_graph()
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Fallible form of [`backward_create_graph`](Tensor::backward_create_graph).
+    ///
+    /// # Errors
+    /// As [`try_backward`](Tensor::try_backward).
+    pub fn try_backward_create_graph(&self) -> Result<Gradients<T>> {
+        self.backward_from_one("backward_create_graph", true)
+    }
+
+    /// As [`backward_with`](Tensor::backward_with), with the gradients recorded in the graph
+    /// (differentiable in the inputs and in `seed`).
+    ///
+    /// # Panics
+    /// As [`try_backward_with`](Tensor::try_backward_with) fails.
+    #[track_caller]
+    pub fn backward_with_create_graph(&self, seed: &Tensor<T>) -> Gradients<T> {
+        self.try_backward_with_create_graph(seed)
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Fallible form of [`backward_with_create_graph`](Tensor::backward_with_create_graph).
+    ///
+    /// # Errors
+    /// As [`try_backward_with`](Tensor::try_backward_with).
+    pub fn try_backward_with_create_graph(&self, seed: &Tensor<T>) -> Result<Gradients<T>> {
+        run(self, seed, true, "backward_with_create_graph")
+    }
+
+    fn backward_from_one(&self, name: &'static str, create_graph: bool) -> Result<Gradients<T>> {
+        if self.numel() != 1 {
+            return Err(TensorError::NotOneElement {
+                op: name,
+                shape: self.shape().to_vec(),
+            });
+        }
+        run(self, &Tensor::ones(self.shape()), create_graph, name)
+    }
+}
+
+fn run<T: Element>(
+    root: &Tensor<T>,
+    seed: &Tensor<T>,
+    create_graph: bool,
+    name: &'static str,
+) -> Result<Gradients<T>> {
+    if seed.shape() != root.shape() {
+        return Err(TensorError::mismatch(
+            name,
+            root.shape(),
+            seed.shape(),
+            format!(
+                "the seed has shape {:?} but the output has shape {:?}",
+                seed.shape(),
+                root.shape()
+            ),
+        ));
+    }
+    if !root.is_tracked() {
+        return Err(TensorError::NotTracked { op: name });
+    }
+    let order = topological_order(root);
+    // Gradients of nodes not yet consumed. Each is removed when its node is processed, so an
+    // intermediate gradient is freed as soon as its inputs' gradients exist.
+    let mut pending: IdMap<Tensor<T>> = IdMap::default();
+    pending.insert(root.id(), seed.clone());
+    let mut result = Gradients::new();
+    with_grad_enabled(create_graph, || {
+        for node in order.iter().rev() {
+            let Some(grad) = pending.remove(&node.id()) else {
+                continue;
+            };
+            let Some(op) = node.op() else {
+                result.insert_id(node.id(), grad);
+                continue;
+            };
+            let grads = input_grads(op, node, &grad)?;
+            for (input, input_grad) in op.inputs().into_iter().zip(grads) {
+                if let Some(input_grad) = input_grad {
+                    debug_assert_eq!(input_grad.shape(), input.shape(), "rule of {}", op.name());
+                    accumulate(&mut pending, input, input_grad, create_graph)?;
+                }
+            }
+        }
+        Ok(result)
+    })
+}
+
+/// The tracked nodes reachable from `root`, every node after all of its inputs. Iterative, so
+/// deep graphs cannot overflow the stack; untracked inputs are not entered, which prunes
+/// every branch that reaches no leaf requiring grad.
+fn topological_order<T: Element>(root: &Tensor<T>) -> Vec<Tensor<T>> {
+    let mut order = Vec::new();
+    let mut visited: HashSet<_, BuildHasherDefault<IdHasher>> = HashSet::default();
+    // (node, whether its inputs have been pushed)
+    let mut stack = vec![(root.clone(), false)];
+    while let Some((node, expanded)) = stack.pop() {
+        if expanded {
+            order.push(node);
+            continue;
+        }
+        if !visited.insert(node.id()) {
+            continue;
+        }
+        let inputs: SmallVec<[Tensor<T>; 2]> = match node.op() {
+            Some(op) => op
+                .inputs()
+                .into_iter()
+                .filter(|input| input.is_tracked() && !visited.contains(&input.id()))
+                .cloned()
+                .collect(),
+            None => SmallVec::new(),
+        };
+        stack.push((node, true));
+        stack.extend(inputs.into_iter().map(|input| (input, false)));
+    }
+    order
+}
+
+/// Adds `grad` to the pending gradient of `input`. The first gradient is stored as it is; a
+/// sum is formed only on real fan-in, in place when the pending buffer is not shared and no
+/// graph is being recorded.
+fn accumulate<T: Element>(
+    pending: &mut IdMap<Tensor<T>>,
+    input: &Tensor<T>,
+    grad: Tensor<T>,
+    create_graph: bool,
+) -> Result<()> {
+    use std::collections::hash_map::Entry;
+    match pending.entry(input.id()) {
+        Entry::Vacant(slot) => {
+            slot.insert(grad);
+        }
+        Entry::Occupied(mut slot) => {
+            let existing = slot.get_mut();
+            if !create_graph && let Some(data) = existing.unique_data_mut() {
+                elementwise::add_assign(data, grad.strided());
+            } else {
+                *existing = existing.try_add(&grad)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A rank-0 constant.
+fn constant<T: Element>(value: T) -> Tensor<T> {
+    Tensor::scalar(value)
+}
+
+/// Zeros of `shape` as a stride-0 view of one element: no buffer is filled.
+fn zeros<T: Element>(shape: &[usize]) -> Result<Tensor<T>> {
+    Tensor::scalar(T::zero()).try_broadcast_to(shape)
+}
+
+/// The gradient `grad` of a result of `shape` summed back to `target`, the shape an input
+/// had before it was broadcast: over the leading dimensions broadcasting added and over the
+/// dimensions where the input had size 1.
+fn sum_to_shape<T: Element>(grad: &Tensor<T>, target: &[usize]) -> Result<Tensor<T>> {
+    let extra = grad.ndim() - target.len();
+    let dims: Dims = (0..grad.ndim())
+        .filter(|&d| d < extra || (target[d - extra] == 1 && grad.shape()[d] != 1))
+        .collect();
+    let summed = if dims.is_empty() {
+        grad.clone()
+    } else {
+        grad.try_sum_dims(&dims, true)?
+    };
+    summed.try_reshape(target)
+}
+
+/// The shape `shape` had before `dims` were reduced without keepdim: those dims back as 1.
+fn with_kept_dims(reduced: &[usize], dims: &[usize], rank: usize) -> Dims {
+    let mut kept = reduced.iter();
+    (0..rank)
+        .map(|d| {
+            if dims.contains(&d) {
+                1
+            } else {
+                *kept.next().unwrap_or(&1)
+            }
+        })
+        .collect()
+}
+
+type InputGrads<T> = SmallVec<[Option<Tensor<T>>; 2]>;
+
+/// For a tracked `input`, the gradient `rule` computes; `None` when no gradient is needed.
+fn needed<T: Element>(
+    input: &Tensor<T>,
+    rule: impl FnOnce() -> Result<Tensor<T>>,
+) -> Result<Option<Tensor<T>>> {
+    if input.is_tracked() {
+        rule().map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
+/// The gradient of each input of `op` (in the order of [`Op::inputs`]), given the gradient
+/// `grad` of its result `node`.
+fn input_grads<T: Element>(
+    op: &Op<T>,
+    node: &Tensor<T>,
+    grad: &Tensor<T>,
+) -> Result<InputGrads<T>> {
+    let g = grad;
+    let one = T::one();
+    let two = one + one;
+    let half = one / two;
+    let unary = |arg: &Tensor<T>, rule: &dyn Fn() -> Result<Tensor<T>>| -> Result<InputGrads<T>> {
+        Ok(smallvec![needed(arg, rule)?])
+    };
+    let binary = |lhs: &Tensor<T>,
+                  rhs: &Tensor<T>,
+                  lhs_rule: &dyn Fn() -> Result<Tensor<T>>,
+                  rhs_rule: &dyn Fn() -> Result<Tensor<T>>|
+     -> Result<InputGrads<T>> {
+        Ok(smallvec![needed(lhs, lhs_rule)?, needed(rhs, rhs_rule)?])
+    };
+    match op {
+        // d(-x) = -g
+        Op::Neg(x) => unary(x, &|| g.try_neg()),
+        // d exp(x) = g * y
+        Op::Exp(x) => unary(x, &|| g.try_mul(node)),
+        // d ln(x) = g / x
+        Op::Ln(x) => unary(x, &|| g.try_div(x)),
+        // d sqrt(x) = g / (2 y)
+        Op::Sqrt(x) => unary(x, &|| g.try_div(&node.try_mul_scalar(two)?)),
+        // d |x| = g * sign(x)
+        Op::Abs(x) => unary(x, &|| g.try_mul(&x.try_sign()?)),
+        // d sigmoid(x) = g * y * (1 - y)
+        Op::Sigmoid(x) => unary(x, &|| {
+            g.try_mul(&node.try_mul(&node.try_neg()?.try_add_scalar(one)?)?)
+        }),
+        // d tanh(x) = g * (1 - y²)
+        Op::Tanh(x) => unary(x, &|| {
+            g.try_mul(&node.try_powf(two)?.try_neg()?.try_add_scalar(one)?)
+        }),
+        // d relu(x) = g * (x > 0)
+        Op::Relu(x) => unary(x, &|| g.try_mul(&x.try_gt(&constant(T::zero()))?)),
+        // d x^p = g * p * x^(p - 1)
+        Op::Powf(x, p) => unary(x, &|| {
+            let slope = if *p == two {
+                x.try_mul_scalar(two)?
+            } else {
+                x.try_powf(*p - one)?.try_mul_scalar(*p)?
+            };
+            g.try_mul(&slope)
+        }),
+        // d clamp(x, lo, hi) = g * (lo <= x <= hi)
+        Op::Clamp { arg: x, min, max } => unary(x, &|| {
+            let inside = x
+                .try_ge(&constant(*min))?
+                .try_mul(&x.try_le(&constant(*max))?)?;
+            g.try_mul(&inside)
+        }),
+        // d (x + c) = g
+        Op::AddScalar(x, _) => unary(x, &|| Ok(g.clone())),
+        // d (x * c) = g * c
+        Op::MulScalar(x, c) => unary(x, &|| g.try_mul_scalar(*c)),
+        // d (x / c) = g / c
+        Op::DivScalar(x, c) => unary(x, &|| g.try_div_scalar(*c)),
+        // d (a + b) = g, g
+        Op::Add(a, b) => binary(a, b, &|| Ok(g.clone()), &|| Ok(g.clone())),
+        // d (a - b) = g, -g
+        Op::Sub(a, b) => binary(a, b, &|| Ok(g.clone()), &|| g.try_neg()),
+        // d (a * b) = g * b, g * a
+        Op::Mul(a, b) => binary(a, b, &|| g.try_mul(b), &|| g.try_mul(a)),
+        // d (a / b) = g / b, -g * a / b² = -(g * y) / b
+        Op::Div(a, b) => binary(a, b, &|| g.try_div(b), &|| {
+            g.try_mul(node)?.try_div(b)?.try_neg()
+        }),
+        // d a^b = g * b * a^(b - 1), g * y * ln(a) (0 where a = 0 and b >= 0)
+        Op::Pow(a, b) => binary(
+            a,
+            b,
+            &|| g.try_mul(&b.try_mul(&a.try_pow(&b.try_add_scalar(-one)?)?)?),
+            &|| {
+                let zero = constant(T::zero());
+                let undefined = a.try_eq(&zero)?.try_mul(&b.try_ge(&zero)?)?;
+                let slope = node.try_mul(&a.try_ln()?)?;
+                undefined.try_where_cond(&zeros(a.shape())?, &g.try_mul(&slope)?)
+            },
+        ),
+        // d max(a, b) = g * w, g * (1 - w) with w = [a > b] + ½ [a = b]
+        Op::Maximum(a, b) => {
+            let w = tie_weight(a, b, Extreme::Max, half)?;
+            binary(a, b, &|| g.try_mul(&w), &|| {
+                g.try_mul(&w.try_neg()?.try_add_scalar(one)?)
+            })
+        }
+        // d min(a, b) = g * w, g * (1 - w) with w = [a < b] + ½ [a = b]
+        Op::Minimum(a, b) => {
+            let w = tie_weight(a, b, Extreme::Min, half)?;
+            binary(a, b, &|| g.try_mul(&w), &|| {
+                g.try_mul(&w.try_neg()?.try_add_scalar(one)?)
+            })
+        }
+        // d where(c, t, f) = where(c, g, 0), where(c, 0, g)
+        Op::Where {
+            cond,
+            on_true,
+            on_false,
+        } => binary(
+            on_true,
+            on_false,
+            &|| cond.try_where_cond(g, &zeros(g.shape())?),
+            &|| cond.try_where_cond(&zeros(g.shape())?, g),
+        ),
+        // d sum(x, dims) = g broadcast back over dims
+        Op::Sum { arg, dims, keepdim } => unary(arg, &|| {
+            let kept = if *keepdim {
+                g.clone()
+            } else {
+                g.try_reshape(&with_kept_dims(g.shape(), dims, arg.ndim()))?
+            };
+            kept.try_broadcast_to(arg.shape())
+        }),
+        // d max(x, dim) = g at the selected position, 0 elsewhere
+        Op::Extreme {
+            arg,
+            dim,
+            keepdim,
+            indices,
+            ..
+        } => unary(arg, &|| {
+            let mask = selection_mask(arg.shape(), *dim, indices);
+            let kept = if *keepdim {
+                g.clone()
+            } else {
+                g.try_unsqueeze(*dim)?
+            };
+            kept.try_mul(&mask)
+        }),
+        // d log_softmax(x) = g - softmax(x) * sum(g, dim)
+        Op::LogSoftmax { arg, dim } => unary(arg, &|| {
+            let total = g.try_sum_dims(&[*dim], true)?;
+            g.try_sub(&node.try_exp()?.try_mul(&total)?)
+        }),
+        // d (a · b) = g · bᵀ, aᵀ · g
+        Op::Matmul(a, b) => binary(a, b, &|| g.try_matmul(&b.t()), &|| a.t().try_matmul(g)),
+        // d reshape(x) = g reshaped back
+        Op::Reshape(arg) => unary(arg, &|| g.try_reshape(arg.shape())),
+        // d permute(x, p) = permute(g, p⁻¹)
+        Op::Permute { arg, perm } => unary(arg, &|| {
+            let mut inverse: Dims = perm.clone();
+            for (i, &p) in perm.iter().enumerate() {
+                inverse[p] = i;
+            }
+            g.try_permute(&inverse)
+        }),
+        // d broadcast_to(x) = g summed over the broadcast dimensions
+        Op::BroadcastTo(arg) => unary(arg, &|| sum_to_shape(g, arg.shape())),
+        // d narrow(x, dim, start) = [0, g, 0] along dim
+        Op::Narrow { arg, dim, start } => unary(arg, &|| {
+            let size = arg.shape()[*dim];
+            let len = g.shape()[*dim];
+            let pad = |n: usize| {
+                let mut shape: Dims = g.shape().into();
+                shape[*dim] = n;
+                zeros(&shape)
+            };
+            Tensor::try_concat(&[pad(*start)?, g.clone(), pad(size - start - len)?], *dim)
+        }),
+        // d index_select(x, dim, i) = zeros.index_add(dim, i, g)
+        Op::IndexSelect { arg, dim, indices } => {
+            unary(arg, &|| zeros(arg.shape())?.try_index_add(*dim, indices, g))
+        }
+        // d index_add(x, dim, i, s) = g, index_select(g, dim, i)
+        Op::IndexAdd {
+            arg,
+            dim,
+            indices,
+            source,
+        } => binary(arg, source, &|| Ok(g.clone()), &|| {
+            g.try_index_select(*dim, indices)
+        }),
+        // d concat(x_k, dim) = the slice of g where x_k sits
+        Op::Concat { args, dim } => {
+            let mut start = 0;
+            let mut out = InputGrads::new();
+            for arg in args {
+                let len = arg.shape()[*dim];
+                out.push(needed(arg, || g.try_narrow(*dim, start, len))?);
+                start += len;
+            }
+            Ok(out)
+        }
+    }
+}
+
+/// `[a > b] + ½ [a = b]` (or `<` for the minimum): how a gradient splits between the operands
+/// of an elementwise extreme, half to each on a tie, as PyTorch does.
+fn tie_weight<T: Element>(
+    a: &Tensor<T>,
+    b: &Tensor<T>,
+    kind: Extreme,
+    half: T,
+) -> Result<Tensor<T>> {
+    let wins = match kind {
+        Extreme::Max => a.try_gt(b)?,
+        Extreme::Min => a.try_lt(b)?,
+    };
+    wins.try_add(&a.try_eq(b)?.try_mul_scalar(half)?)
+}
+
+/// A constant of `shape` holding 1 where `indices` (one per slot of the reduced shape) point
+/// along `dim`, 0 elsewhere.
+fn selection_mask<T: Element>(shape: &[usize], dim: usize, indices: &[usize]) -> Tensor<T> {
+    let outer: usize = shape[..dim].iter().product();
+    let len = shape[dim];
+    let inner: usize = shape[dim + 1..].iter().product();
+    let mut data = vec![T::zero(); outer * len * inner];
+    for o in 0..outer {
+        for i in 0..inner {
+            let at = indices[o * inner + i];
+            data[(o * len + at) * inner + i] = T::one();
+        }
+    }
+    Tensor::constant(data, Layout::contiguous(shape))
+}

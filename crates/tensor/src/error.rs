@@ -1,0 +1,169 @@
+//! The one error type of the tensor crate.
+
+use std::fmt;
+
+/// What went wrong in a tensor operation. Every message names the operation and the shapes or
+/// values involved, e.g. `matmul: cannot multiply [2, 3] by [4, 5] (inner dimensions 3 and 4
+/// differ)`.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum TensorError {
+    /// Two shapes cannot be combined by `op` (broadcasting, matmul, concat, ...).
+    ShapeMismatch {
+        /// The operation that failed.
+        op: &'static str,
+        /// The shape of the first operand.
+        lhs: Vec<usize>,
+        /// The shape of the second operand.
+        rhs: Vec<usize>,
+        /// Why the shapes do not fit, naming both.
+        reason: String,
+    },
+    /// The data handed to a constructor does not have the number of elements its shape needs.
+    DataLength {
+        /// The requested shape.
+        shape: Vec<usize>,
+        /// The number of elements the shape holds.
+        expected: usize,
+        /// The number of elements given.
+        actual: usize,
+    },
+    /// The product of a shape's dimensions does not fit in `usize`.
+    ShapeOverflow {
+        /// The operation that failed.
+        op: &'static str,
+        /// The shape whose element count overflows.
+        shape: Vec<usize>,
+    },
+    /// A dimension index outside `-ndim..ndim`.
+    DimOutOfRange {
+        /// The operation that failed.
+        op: &'static str,
+        /// The dimension asked for (negative counts from the end).
+        dim: i64,
+        /// The rank of the tensor.
+        ndim: usize,
+    },
+    /// The operation needs a one-element tensor (`item`, `backward`).
+    NotOneElement {
+        /// The operation that failed.
+        op: &'static str,
+        /// The shape of the tensor given.
+        shape: Vec<usize>,
+    },
+    /// `backward` was called on a tensor that no tracked leaf reaches.
+    NotTracked {
+        /// The operation that failed.
+        op: &'static str,
+    },
+    /// The result of `op` would need more memory than can be allocated.
+    OutOfMemory {
+        /// The operation that failed.
+        op: &'static str,
+        /// The number of elements asked for.
+        elements: usize,
+    },
+    /// An argument outside the operation's domain (a bad index, step, range or count).
+    InvalidArgument {
+        /// The operation that failed.
+        op: &'static str,
+        /// What was wrong, naming the value.
+        message: String,
+    },
+}
+
+impl TensorError {
+    /// The operation that failed.
+    pub fn op(&self) -> &'static str {
+        match self {
+            TensorError::ShapeMismatch { op, .. }
+            | TensorError::ShapeOverflow { op, .. }
+            | TensorError::DimOutOfRange { op, .. }
+            | TensorError::NotOneElement { op, .. }
+            | TensorError::NotTracked { op }
+            | TensorError::InvalidArgument { op, .. }
+            | TensorError::OutOfMemory { op, .. } => op,
+            TensorError::DataLength { .. } => "from_vec",
+        }
+    }
+
+    pub(crate) fn invalid(op: &'static str, message: impl Into<String>) -> Self {
+        TensorError::InvalidArgument {
+            op,
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn mismatch(
+        op: &'static str,
+        lhs: &[usize],
+        rhs: &[usize],
+        reason: impl Into<String>,
+    ) -> Self {
+        TensorError::ShapeMismatch {
+            op,
+            lhs: lhs.to_vec(),
+            rhs: rhs.to_vec(),
+            reason: reason.into(),
+        }
+    }
+}
+
+impl fmt::Display for TensorError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TensorError::ShapeMismatch { op, reason, .. } => write!(f, "{op}: {reason}"),
+            TensorError::DataLength {
+                shape,
+                expected,
+                actual,
+            } => write!(
+                f,
+                "from_vec: shape {shape:?} needs {expected} elements but the data has {actual}"
+            ),
+            TensorError::ShapeOverflow { op, shape } => write!(
+                f,
+                "{op}: the number of elements of shape {shape:?} overflows usize"
+            ),
+            TensorError::DimOutOfRange { op, dim, ndim } => {
+                if *ndim == 0 {
+                    write!(
+                        f,
+                        "{op}: dimension {dim} is out of range for a rank-0 tensor"
+                    )
+                } else {
+                    write!(
+                        f,
+                        "{op}: dimension {dim} is out of range for a tensor of rank {ndim} \
+                         (expected {}..={})",
+                        -(*ndim as i64),
+                        *ndim as i64 - 1
+                    )
+                }
+            }
+            TensorError::NotOneElement { op, shape } => {
+                // A shape that reached this point has a representable element count.
+                let numel: usize = shape.iter().product();
+                write!(
+                    f,
+                    "{op}: expected a tensor with exactly one element, got shape {shape:?} \
+                     ({numel} elements)"
+                )
+            }
+            TensorError::NotTracked { op } => write!(
+                f,
+                "{op}: the tensor is not part of a graph (no input requires grad, or it was \
+                 computed under no_grad)"
+            ),
+            TensorError::InvalidArgument { op, message } => write!(f, "{op}: {message}"),
+            TensorError::OutOfMemory { op, elements } => {
+                write!(f, "{op}: cannot allocate a result of {elements} elements")
+            }
+        }
+    }
+}
+
+impl std::error::Error for TensorError {}
+
+/// Shorthand for results of tensor operations.
+pub type Result<T, E = TensorError> = std::result::Result<T, E>;

@@ -1,0 +1,57 @@
+//! CPU kernels. They work on storage slices seen through a [`Layout`] and always write a
+//! fresh row-major buffer; they know nothing of graphs.
+
+pub(crate) mod elementwise;
+pub(crate) mod matmul;
+pub(crate) mod reduce;
+pub(crate) mod select;
+
+use std::borrow::Cow;
+
+use crate::error::{Result, TensorError};
+use crate::layout::{Layout, for_each_run};
+
+/// A storage slice and the layout through which it is read.
+#[derive(Clone, Copy)]
+pub(crate) struct Strided<'a, T> {
+    pub(crate) data: &'a [T],
+    pub(crate) layout: &'a Layout,
+}
+
+impl<'a, T: Copy> Strided<'a, T> {
+    pub(crate) fn shape(&self) -> &'a [usize] {
+        self.layout.shape()
+    }
+
+    /// The elements in row-major order: borrowed when the layout is contiguous, gathered
+    /// otherwise.
+    pub(crate) fn contiguous(&self, op: &'static str) -> Result<Cow<'a, [T]>> {
+        match self.layout.contiguous_range() {
+            Some(range) => Ok(Cow::Borrowed(&self.data[range])),
+            None => gather(op, *self).map(Cow::Owned),
+        }
+    }
+}
+
+/// An empty buffer with room for `len` elements, or an error naming `op` when the allocation
+/// fails (a huge broadcast must not abort the process).
+pub(crate) fn alloc<T>(op: &'static str, len: usize) -> Result<Vec<T>> {
+    let mut out = Vec::new();
+    out.try_reserve_exact(len)
+        .map_err(|_| TensorError::OutOfMemory { op, elements: len })?;
+    Ok(out)
+}
+
+/// A row-major copy of the elements of `src`.
+pub(crate) fn gather<T: Copy>(op: &'static str, src: Strided<'_, T>) -> Result<Vec<T>> {
+    let mut out = alloc(op, src.layout.numel())?;
+    for_each_run(
+        src.shape(),
+        [src.layout],
+        |[offset], len, [step]| match step {
+            1 => out.extend_from_slice(&src.data[offset..offset + len]),
+            _ => out.extend((0..len).map(|i| src.data[offset + i * step])),
+        },
+    );
+    Ok(out)
+}

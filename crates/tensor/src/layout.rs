@@ -1,0 +1,357 @@
+//! Layouts: how a tensor's logical indices map onto its storage.
+//!
+//! A layout is a shape, one stride per dimension (in elements) and an offset. Element
+//! `[i0, i1, ..]` lives at `offset + i0 * strides[0] + i1 * strides[1] + ..`. Strides are never
+//! negative. A stride of 0 repeats one element along a dimension: that is how a broadcast view
+//! costs no copy. Transposes and permutations reorder strides; narrowing moves the offset.
+//!
+//! Invariant relied on by every kernel: for a tensor with at least one element, the largest
+//! offset a layout addresses is inside its storage. Each constructor here keeps it: they only
+//! shrink, reorder or repeat the elements of a layout that already held it.
+
+use smallvec::SmallVec;
+
+use crate::error::{Result, TensorError};
+use crate::shape::{Dims, contiguous_strides};
+
+/// Shape, strides and offset of a view into a storage buffer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Layout {
+    shape: Dims,
+    strides: Dims,
+    offset: usize,
+}
+
+impl Layout {
+    /// The row-major contiguous layout of `shape` at offset 0.
+    pub(crate) fn contiguous(shape: &[usize]) -> Self {
+        Layout {
+            shape: shape.into(),
+            strides: contiguous_strides(shape),
+            offset: 0,
+        }
+    }
+
+    pub(crate) fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    pub(crate) fn strides(&self) -> &[usize] {
+        &self.strides
+    }
+
+    pub(crate) fn offset(&self) -> usize {
+        self.offset
+    }
+
+    /// The number of elements. Shapes are checked for overflow when a tensor is made, so the
+    /// product fits.
+    pub(crate) fn numel(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    /// Whether the elements lie row-major and gap-free from `offset` on. Strides of size-1
+    /// dimensions do not matter, and an empty tensor is contiguous.
+    pub(crate) fn is_contiguous(&self) -> bool {
+        if self.shape.contains(&0) {
+            return true;
+        }
+        let mut expected = 1usize;
+        for (&dim, &stride) in self.shape.iter().zip(&self.strides).rev() {
+            if dim != 1 {
+                if stride != expected {
+                    return false;
+                }
+                expected *= dim;
+            }
+        }
+        true
+    }
+
+    /// The storage range holding the elements in order, when the layout is contiguous.
+    pub(crate) fn contiguous_range(&self) -> Option<std::ops::Range<usize>> {
+        self.is_contiguous()
+            .then(|| self.offset..self.offset + self.numel())
+    }
+
+    /// The largest storage offset addressed, or `None` for an empty tensor.
+    pub(crate) fn max_offset(&self) -> Option<usize> {
+        if self.shape.contains(&0) {
+            return None;
+        }
+        Some(
+            self.shape
+                .iter()
+                .zip(&self.strides)
+                .fold(self.offset, |acc, (&dim, &stride)| acc + (dim - 1) * stride),
+        )
+    }
+
+    /// The first `ndim` dimensions only, at the same offset: the layout of the batch of
+    /// matrices a batched matmul walks.
+    pub(crate) fn leading(&self, ndim: usize) -> Self {
+        Layout {
+            shape: self.shape[..ndim].into(),
+            strides: self.strides[..ndim].into(),
+            offset: self.offset,
+        }
+    }
+
+    /// Reorders the dimensions: dimension `i` of the result is dimension `perm[i]` of `self`.
+    /// `perm` must be a permutation of `0..ndim` (checked by the caller).
+    pub(crate) fn permute(&self, perm: &[usize]) -> Self {
+        Layout {
+            shape: perm.iter().map(|&d| self.shape[d]).collect(),
+            strides: perm.iter().map(|&d| self.strides[d]).collect(),
+            offset: self.offset,
+        }
+    }
+
+    /// A view repeating this layout to `shape` by NumPy's rule, with stride 0 along the
+    /// repeated dimensions.
+    pub(crate) fn broadcast_to(&self, op: &'static str, shape: &[usize]) -> Result<Self> {
+        let fail = || {
+            TensorError::mismatch(
+                op,
+                &self.shape,
+                shape,
+                format!("cannot broadcast {:?} to {shape:?}", self.shape.as_slice()),
+            )
+        };
+        let extra = shape.len().checked_sub(self.shape.len()).ok_or_else(fail)?;
+        let mut strides: Dims = SmallVec::from_elem(0, shape.len());
+        for (i, (&dim, &stride)) in self.shape.iter().zip(&self.strides).enumerate() {
+            let target = shape[extra + i];
+            strides[extra + i] = if dim == target {
+                stride
+            } else if dim == 1 {
+                0
+            } else {
+                return Err(fail());
+            };
+        }
+        Ok(Layout {
+            shape: shape.into(),
+            strides,
+            offset: self.offset,
+        })
+    }
+
+    /// The elements `start..start + len` along `dim` (bounds checked by the caller).
+    pub(crate) fn narrow(&self, dim: usize, start: usize, len: usize) -> Self {
+        let mut shape = self.shape.clone();
+        shape[dim] = len;
+        let offset = if len == 0 {
+            self.offset
+        } else {
+            self.offset + start * self.strides[dim]
+        };
+        Layout {
+            shape,
+            strides: self.strides.clone(),
+            offset,
+        }
+    }
+
+    /// The same elements seen with `shape` (same element count, checked by the caller), as a
+    /// view when the strides allow it, else `None` (the caller copies first).
+    ///
+    /// The view exists when every run of old dimensions that the new shape splits or merges is
+    /// itself laid out contiguously; this is PyTorch's `computeStride`.
+    pub(crate) fn reshaped(&self, shape: &[usize]) -> Option<Self> {
+        if self.is_contiguous() {
+            return Some(Layout {
+                shape: shape.into(),
+                strides: contiguous_strides(shape),
+                offset: self.offset,
+            });
+        }
+        let strides = view_strides(&self.shape, &self.strides, shape)?;
+        Some(Layout {
+            shape: shape.into(),
+            strides,
+            offset: self.offset,
+        })
+    }
+}
+
+/// Strides for viewing (`old_shape`, `old_strides`) as `new_shape`, if no copy is needed. The
+/// old layout is not contiguous and has at least two elements (the caller handles the rest).
+fn view_strides(old_shape: &[usize], old_strides: &[usize], new_shape: &[usize]) -> Option<Dims> {
+    let mut new_strides: Dims = SmallVec::from_elem(0, new_shape.len());
+    // Walk the old dimensions from the back in chunks that are contiguous among themselves;
+    // each chunk must be covered exactly by a run of new dimensions.
+    let mut view_d = new_shape.len();
+    let mut chunk_base_stride = *old_strides.last()?;
+    let mut tensor_numel = 1usize;
+    let mut view_numel = 1usize;
+    for tensor_d in (0..old_shape.len()).rev() {
+        tensor_numel *= old_shape[tensor_d];
+        let chunk_ends = tensor_d == 0
+            || (old_shape[tensor_d - 1] != 1
+                && old_strides[tensor_d - 1] != tensor_numel * chunk_base_stride);
+        if chunk_ends {
+            while view_d > 0 && (view_numel < tensor_numel || new_shape[view_d - 1] == 1) {
+                view_d -= 1;
+                new_strides[view_d] = view_numel * chunk_base_stride;
+                view_numel *= new_shape[view_d];
+            }
+            if view_numel != tensor_numel {
+                return None;
+            }
+            if tensor_d > 0 {
+                chunk_base_stride = old_strides[tensor_d - 1];
+                tensor_numel = 1;
+                view_numel = 1;
+            }
+        }
+    }
+    (view_d == 0).then_some(new_strides)
+}
+
+/// Visits the elements of `N` operands of the same `shape` in row-major order, one run of the
+/// innermost dimension at a time: `f(offsets, len, steps)` gets each operand's storage offset
+/// at the start of the run, the run's length and each operand's stride along it.
+///
+/// Dimensions of size 1 are dropped and neighbours that every operand lays out contiguously
+/// are merged first, so a contiguous tensor is one run and a broadcast row is a run of
+/// stride 0: the kernels' inner loops see the longest slices possible.
+pub(crate) fn for_each_run<const N: usize>(
+    shape: &[usize],
+    layouts: [&Layout; N],
+    mut f: impl FnMut([usize; N], usize, [usize; N]),
+) {
+    if shape.contains(&0) {
+        return;
+    }
+    let (dims, strides) = collapse(shape, layouts.map(|l| l.strides()));
+    let mut offsets = layouts.map(|l| l.offset());
+    let Some((&run_len, outer)) = dims.split_last() else {
+        f(offsets, 1, [0; N]);
+        return;
+    };
+    let steps: [usize; N] = std::array::from_fn(|k| strides[k][outer.len()]);
+    let mut index: Dims = SmallVec::from_elem(0, outer.len());
+    loop {
+        f(offsets, run_len, steps);
+        // Odometer increment of the outer index, keeping the offsets in step.
+        let mut d = outer.len();
+        loop {
+            if d == 0 {
+                return;
+            }
+            d -= 1;
+            index[d] += 1;
+            for k in 0..N {
+                offsets[k] += strides[k][d];
+            }
+            if index[d] < outer[d] {
+                break;
+            }
+            for k in 0..N {
+                offsets[k] -= strides[k][d] * outer[d];
+            }
+            index[d] = 0;
+        }
+    }
+}
+
+/// Drops size-1 dimensions and merges each dimension into its inner neighbour where every
+/// operand's strides allow it.
+fn collapse<const N: usize>(shape: &[usize], strides: [&[usize]; N]) -> (Dims, [Dims; N]) {
+    let mut dims = Dims::new();
+    let mut out: [Dims; N] = std::array::from_fn(|_| Dims::new());
+    for (d, &size) in shape.iter().enumerate() {
+        if size == 1 {
+            continue;
+        }
+        let mergeable = dims.last().is_some_and(|_| {
+            (0..N).all(|k| {
+                let prev = *out[k]
+                    .last()
+                    .expect("internal: dims and strides grow together");
+                prev == strides[k][d] * size
+            })
+        });
+        if mergeable {
+            *dims.last_mut().expect("internal: checked non-empty") *= size;
+            for k in 0..N {
+                *out[k].last_mut().expect("internal: checked non-empty") = strides[k][d];
+            }
+        } else {
+            dims.push(size);
+            for k in 0..N {
+                out[k].push(strides[k][d]);
+            }
+        }
+    }
+    (dims, out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn offsets(layout: &Layout) -> Vec<usize> {
+        let mut out = Vec::new();
+        for_each_run(layout.shape(), [layout], |[o], len, [s]| {
+            out.extend((0..len).map(|i| o + i * s));
+        });
+        out
+    }
+
+    #[test]
+    fn transpose_is_a_stride_swap() {
+        let t = Layout::contiguous(&[2, 3]).permute(&[1, 0]);
+        assert_eq!(t.strides(), &[1, 3]);
+        assert!(!t.is_contiguous());
+        assert_eq!(offsets(&t), vec![0, 3, 1, 4, 2, 5]);
+    }
+
+    #[test]
+    fn broadcast_repeats_with_stride_zero() {
+        let b = Layout::contiguous(&[3]).broadcast_to("t", &[2, 3]).unwrap();
+        assert_eq!(b.strides(), &[0, 1]);
+        assert_eq!(offsets(&b), vec![0, 1, 2, 0, 1, 2]);
+        assert!(Layout::contiguous(&[2]).broadcast_to("t", &[3]).is_err());
+        assert!(Layout::contiguous(&[2, 3]).broadcast_to("t", &[3]).is_err());
+    }
+
+    #[test]
+    fn narrow_moves_the_offset() {
+        let n = Layout::contiguous(&[4, 3]).narrow(0, 1, 2);
+        assert_eq!(n.offset(), 3);
+        assert!(n.is_contiguous());
+        let c = Layout::contiguous(&[4, 3]).narrow(1, 1, 2);
+        assert!(!c.is_contiguous());
+        assert_eq!(offsets(&c), vec![1, 2, 4, 5, 7, 8, 10, 11]);
+        assert_eq!(c.max_offset(), Some(11));
+    }
+
+    #[test]
+    fn reshape_views_when_strides_allow() {
+        // A transposed [3, 2] can gain or lose size-1 dims as a view, but not be flattened.
+        let t = Layout::contiguous(&[2, 3]).permute(&[1, 0]);
+        let v = t.reshaped(&[3, 1, 2]).unwrap();
+        assert_eq!(offsets(&v), offsets(&t));
+        assert!(t.reshaped(&[6]).is_none());
+        // Splitting a contiguous run of a strided layout is a view.
+        let n = Layout::contiguous(&[4, 6]).narrow(1, 0, 4);
+        let v = n.reshaped(&[4, 2, 2]).unwrap();
+        assert_eq!(offsets(&v), offsets(&n));
+    }
+
+    #[test]
+    fn collapse_merges_contiguous_runs() {
+        let l = Layout::contiguous(&[2, 3, 4]);
+        let mut runs = 0;
+        for_each_run(l.shape(), [&l], |_, len, _| {
+            runs += 1;
+            assert_eq!(len, 24);
+        });
+        assert_eq!(runs, 1);
+        let scalar = Layout::contiguous(&[]);
+        assert_eq!(offsets(&scalar), vec![0]);
+        assert!(offsets(&Layout::contiguous(&[2, 0])).is_empty());
+    }
+}

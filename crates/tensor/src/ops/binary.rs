@@ -1,0 +1,177 @@
+//! Elementwise functions of two tensors, with NumPy broadcasting; comparisons and selection.
+
+use crate::element::Element;
+use crate::error::Result;
+use crate::kernels::elementwise;
+use crate::layout::Layout;
+use crate::ops::Op;
+use crate::shape::broadcast_shapes;
+use crate::tensor::Tensor;
+
+impl<T: Element> Tensor<T> {
+    /// `f` applied to matching elements after broadcasting both operands to one shape. The
+    /// broadcasts are recorded first, so `op` always sees operands of the result's shape.
+    fn try_binary(
+        &self,
+        rhs: &Tensor<T>,
+        name: &'static str,
+        f: impl Fn(T, T) -> T,
+        op: impl FnOnce(Tensor<T>, Tensor<T>) -> Op<T>,
+    ) -> Result<Tensor<T>> {
+        let shape = broadcast_shapes(name, self.shape(), rhs.shape())?;
+        let lhs = self.try_expand(name, &shape)?;
+        let rhs = rhs.try_expand(name, &shape)?;
+        let data = elementwise::zip_map(name, lhs.strided(), rhs.strided(), f)?;
+        Ok(Tensor::from_op(data, &shape, op(lhs, rhs)))
+    }
+
+    /// A 0/1 mask of `pred` on matching elements after broadcasting; never tracked.
+    fn try_compare(
+        &self,
+        rhs: &Tensor<T>,
+        name: &'static str,
+        pred: impl Fn(T, T) -> bool,
+    ) -> Result<Tensor<T>> {
+        let shape = broadcast_shapes(name, self.shape(), rhs.shape())?;
+        let lhs = self.layout().broadcast_to(name, &shape)?;
+        let rhs_layout = rhs.layout().broadcast_to(name, &shape)?;
+        let mut lhs_view = self.strided();
+        lhs_view.layout = &lhs;
+        let mut rhs_view = rhs.strided();
+        rhs_view.layout = &rhs_layout;
+        let to_mask = |a, b| if pred(a, b) { T::one() } else { T::zero() };
+        let data = elementwise::zip_map(name, lhs_view, rhs_view, to_mask)?;
+        Ok(Tensor::constant(data, Layout::contiguous(&shape)))
+    }
+
+    /// Elements of `on_true` where this mask is non-zero (NaN counts as non-zero), else of
+    /// `on_false`; the three broadcast together. Differentiable in `on_true` and `on_false`
+    /// (the gradient goes to the selected side); the mask is a constant.
+    ///
+    /// # Panics
+    /// As [`try_where_cond`](Tensor::try_where_cond) fails.
+    #[track_caller]
+    pub fn where_cond(&self, on_true: &Tensor<T>, on_false: &Tensor<T>) -> Tensor<T> {
+        self.try_where_cond(on_true, on_false)
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Fallible form of [`where_cond`](Tensor::where_cond).
+    ///
+    /// # Errors
+    /// When the three shapes do not broadcast together, or the result cannot be allocated.
+    pub fn try_where_cond(&self, on_true: &Tensor<T>, on_false: &Tensor<T>) -> Result<Tensor<T>> {
+        let name = "where_cond";
+        let values = broadcast_shapes(name, on_true.shape(), on_false.shape())?;
+        let shape = broadcast_shapes(name, self.shape(), &values)?;
+        let cond = self.detach().try_expand(name, &shape)?;
+        let on_true = on_true.try_expand(name, &shape)?;
+        let on_false = on_false.try_expand(name, &shape)?;
+        let pick = |c: T, t: T, f: T| if c != T::zero() { t } else { f };
+        let data = elementwise::zip3_map(
+            name,
+            cond.strided(),
+            on_true.strided(),
+            on_false.strided(),
+            pick,
+        )?;
+        let op = Op::Where {
+            cond,
+            on_true,
+            on_false,
+        };
+        Ok(Tensor::from_op(data, &shape, op))
+    }
+}
+
+/// Defines a broadcasting binary op `name` with its fallible twin `try_name`.
+macro_rules! binary_ops {
+    ($(
+        $(#[$doc:meta])*
+        fn $name:ident / $try_name:ident = $variant:ident, $f:expr;
+    )*) => {
+        impl<T: Element> Tensor<T> {$(
+            $(#[$doc])*
+            ///
+            /// # Panics
+            #[doc = concat!("As [`", stringify!($try_name), "`](Tensor::", stringify!($try_name), ") fails.")]
+            #[track_caller]
+            pub fn $name(&self, rhs: &Tensor<T>) -> Tensor<T> {
+                self.$try_name(rhs).unwrap_or_else(|e| panic!("{e}"))
+            }
+
+            #[doc = concat!("Fallible form of [`", stringify!($name), "`](Tensor::", stringify!($name), ").")]
+            ///
+            /// # Errors
+            /// When the shapes do not broadcast, or the result cannot be allocated.
+            pub fn $try_name(&self, rhs: &Tensor<T>) -> Result<Tensor<T>> {
+                self.try_binary(rhs, stringify!($name), $f, Op::$variant)
+            }
+        )*}
+    };
+}
+
+binary_ops! {
+    /// `a + b`, broadcasting. Derivatives: 1 and 1.
+    fn add / try_add = Add, |a: T, b: T| a + b;
+    /// `a - b`, broadcasting. Derivatives: 1 and -1.
+    fn sub / try_sub = Sub, |a: T, b: T| a - b;
+    /// `a * b`, broadcasting. Derivatives: `b` and `a`.
+    fn mul / try_mul = Mul, |a: T, b: T| a * b;
+    /// `a / b`, broadcasting. Derivatives: `1 / b` and `-a / b²`.
+    fn div / try_div = Div, |a: T, b: T| a / b;
+    /// `a^b`, broadcasting. Derivatives: `b a^(b - 1)` and `a^b ln(a)` (taken as 0 where
+    /// `a = 0`, as PyTorch does).
+    fn pow / try_pow = Pow, |a: T, b: T| a.powf(b);
+    /// The larger of `a` and `b` (NaN if either is NaN). Derivatives: 1 to the larger, 0 to
+    /// the smaller, ½ to each on a tie.
+    fn maximum / try_maximum = Maximum, |a: T, b: T| {
+        if a.is_nan() || b.is_nan() { T::nan() } else if a >= b { a } else { b }
+    };
+    /// The smaller of `a` and `b` (NaN if either is NaN). Derivatives as for
+    /// [`maximum`](Tensor::maximum).
+    fn minimum / try_minimum = Minimum, |a: T, b: T| {
+        if a.is_nan() || b.is_nan() { T::nan() } else if a <= b { a } else { b }
+    };
+}
+
+/// Defines a comparison `name` (a 0/1 mask, never tracked) with its fallible twin.
+macro_rules! comparisons {
+    ($( $(#[$doc:meta])* fn $name:ident / $try_name:ident = $pred:expr; )*) => {
+        impl<T: Element> Tensor<T> {$(
+            $(#[$doc])*
+            /// The result holds 1 where the comparison holds and 0 elsewhere (IEEE rules: any
+            /// comparison with NaN is false except `ne`). Not differentiable.
+            ///
+            /// # Panics
+            /// When the shapes do not broadcast, or the result cannot be allocated.
+            #[track_caller]
+            pub fn $name(&self, rhs: &Tensor<T>) -> Tensor<T> {
+                self.$try_name(rhs).unwrap_or_else(|e| panic!("{e}"))
+            }
+
+            #[doc = concat!("Fallible form of [`", stringify!($name), "`](Tensor::", stringify!($name), ").")]
+            ///
+            /// # Errors
+            /// When the shapes do not broadcast, or the result cannot be allocated.
+            pub fn $try_name(&self, rhs: &Tensor<T>) -> Result<Tensor<T>> {
+                self.try_compare(rhs, stringify!($name), $pred)
+            }
+        )*}
+    };
+}
+
+comparisons! {
+    /// `a == b`, elementwise, broadcasting.
+    fn eq / try_eq = |a: T, b: T| a == b;
+    /// `a != b`, elementwise, broadcasting.
+    fn ne / try_ne = |a: T, b: T| a != b;
+    /// `a < b`, elementwise, broadcasting.
+    fn lt / try_lt = |a: T, b: T| a < b;
+    /// `a <= b`, elementwise, broadcasting.
+    fn le / try_le = |a: T, b: T| a <= b;
+    /// `a > b`, elementwise, broadcasting.
+    fn gt / try_gt = |a: T, b: T| a > b;
+    /// `a >= b`, elementwise, broadcasting.
+    fn ge / try_ge = |a: T, b: T| a >= b;
+}

@@ -1,0 +1,205 @@
+//! The recorded operations. The public op methods live beside this file, grouped by kind; the
+//! gradient rules live in `backprop.rs`, in one exhaustive match over [`Op`].
+
+mod binary;
+mod matmul;
+mod movement;
+pub(crate) mod operators;
+mod reduce;
+mod unary;
+
+use std::sync::Arc;
+
+use smallvec::{SmallVec, smallvec};
+
+use crate::element::Element;
+use crate::shape::Dims;
+use crate::tensor::Tensor;
+
+/// One recorded operation with its inputs (the tensors gradients flow to) and whatever the
+/// backward pass needs besides the output. Binary operations see operands of one shape:
+/// broadcasting is recorded before them as [`Op::BroadcastTo`], so that rule is the one place
+/// that sums a gradient back to an input's shape.
+pub(crate) enum Op<T: Element> {
+    // Unary, elementwise.
+    Neg(Tensor<T>),
+    Exp(Tensor<T>),
+    Ln(Tensor<T>),
+    Sqrt(Tensor<T>),
+    Abs(Tensor<T>),
+    Sigmoid(Tensor<T>),
+    Tanh(Tensor<T>),
+    Relu(Tensor<T>),
+    Powf(Tensor<T>, T),
+    Clamp {
+        arg: Tensor<T>,
+        min: T,
+        max: T,
+    },
+    AddScalar(Tensor<T>, T),
+    MulScalar(Tensor<T>, T),
+    DivScalar(Tensor<T>, T),
+    // Binary, elementwise, operands of one shape.
+    Add(Tensor<T>, Tensor<T>),
+    Sub(Tensor<T>, Tensor<T>),
+    Mul(Tensor<T>, Tensor<T>),
+    Div(Tensor<T>, Tensor<T>),
+    Pow(Tensor<T>, Tensor<T>),
+    Maximum(Tensor<T>, Tensor<T>),
+    Minimum(Tensor<T>, Tensor<T>),
+    /// `cond` is a constant mask (non-zero selects `on_true`), not an input: selection is not
+    /// differentiable in the condition.
+    Where {
+        cond: Tensor<T>,
+        on_true: Tensor<T>,
+        on_false: Tensor<T>,
+    },
+    // Reductions.
+    Sum {
+        arg: Tensor<T>,
+        dims: Dims,
+        keepdim: bool,
+    },
+    /// Max or min along `dim`; `indices` holds, for each output element, the position along
+    /// `dim` that was selected.
+    Extreme {
+        arg: Tensor<T>,
+        dim: usize,
+        keepdim: bool,
+        indices: Arc<[usize]>,
+        kind: Extreme,
+    },
+    LogSoftmax {
+        arg: Tensor<T>,
+        dim: usize,
+    },
+    // Linear algebra; batch dimensions already broadcast to one shape.
+    Matmul(Tensor<T>, Tensor<T>),
+    // Movement: views or copies that rearrange elements without arithmetic.
+    Reshape(Tensor<T>),
+    Permute {
+        arg: Tensor<T>,
+        perm: Dims,
+    },
+    BroadcastTo(Tensor<T>),
+    Narrow {
+        arg: Tensor<T>,
+        dim: usize,
+        start: usize,
+    },
+    IndexSelect {
+        arg: Tensor<T>,
+        dim: usize,
+        indices: Arc<[usize]>,
+    },
+    IndexAdd {
+        arg: Tensor<T>,
+        dim: usize,
+        indices: Arc<[usize]>,
+        source: Tensor<T>,
+    },
+    Concat {
+        args: Vec<Tensor<T>>,
+        dim: usize,
+    },
+}
+
+/// Which extreme a reduction selects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Extreme {
+    Max,
+    Min,
+}
+
+impl<T: Element> Op<T> {
+    /// The tensors this operation's gradient flows to. This is the only place an operation's
+    /// inputs are listed: the topological sort, the graph printer and the iterative drop all
+    /// go through it.
+    pub(crate) fn inputs(&self) -> SmallVec<[&Tensor<T>; 2]> {
+        match self {
+            Op::Neg(arg)
+            | Op::Exp(arg)
+            | Op::Ln(arg)
+            | Op::Sqrt(arg)
+            | Op::Abs(arg)
+            | Op::Sigmoid(arg)
+            | Op::Tanh(arg)
+            | Op::Relu(arg)
+            | Op::Powf(arg, _)
+            | Op::Clamp { arg, .. }
+            | Op::AddScalar(arg, _)
+            | Op::MulScalar(arg, _)
+            | Op::DivScalar(arg, _)
+            | Op::Sum { arg, .. }
+            | Op::Extreme { arg, .. }
+            | Op::LogSoftmax { arg, .. }
+            | Op::Reshape(arg)
+            | Op::Permute { arg, .. }
+            | Op::BroadcastTo(arg)
+            | Op::Narrow { arg, .. }
+            | Op::IndexSelect { arg, .. } => smallvec![arg],
+            Op::Add(lhs, rhs)
+            | Op::Sub(lhs, rhs)
+            | Op::Mul(lhs, rhs)
+            | Op::Div(lhs, rhs)
+            | Op::Pow(lhs, rhs)
+            | Op::Maximum(lhs, rhs)
+            | Op::Minimum(lhs, rhs)
+            | Op::Matmul(lhs, rhs)
+            | Op::Where {
+                on_true: lhs,
+                on_false: rhs,
+                ..
+            }
+            | Op::IndexAdd {
+                arg: lhs,
+                source: rhs,
+                ..
+            } => smallvec![lhs, rhs],
+            Op::Concat { args, .. } => args.iter().collect(),
+        }
+    }
+
+    /// The operation's name, as in its public method (`"add"`, `"log_softmax"`, ...).
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            Op::Neg(_) => "neg",
+            Op::Exp(_) => "exp",
+            Op::Ln(_) => "ln",
+            Op::Sqrt(_) => "sqrt",
+            Op::Abs(_) => "abs",
+            Op::Sigmoid(_) => "sigmoid",
+            Op::Tanh(_) => "tanh",
+            Op::Relu(_) => "relu",
+            Op::Powf(..) => "powf",
+            Op::Clamp { .. } => "clamp",
+            Op::AddScalar(..) => "add_scalar",
+            Op::MulScalar(..) => "mul_scalar",
+            Op::DivScalar(..) => "div_scalar",
+            Op::Add(..) => "add",
+            Op::Sub(..) => "sub",
+            Op::Mul(..) => "mul",
+            Op::Div(..) => "div",
+            Op::Pow(..) => "pow",
+            Op::Maximum(..) => "maximum",
+            Op::Minimum(..) => "minimum",
+            Op::Where { .. } => "where_cond",
+            Op::Sum { .. } => "sum",
+            Op::Extreme {
+                kind: Extreme::Max, ..
+            } => "max_dim",
+            Op::Extreme {
+                kind: Extreme::Min, ..
+            } => "min_dim",
+            Op::LogSoftmax { .. } => "log_softmax",
+            Op::Matmul(..) => "matmul",
+            Op::Reshape(_) => "reshape",
+            Op::Permute { .. } => "permute",
+            Op::BroadcastTo(_) => "broadcast_to",
+            Op::Narrow { .. } => "narrow",
+            Op::IndexSelect { .. } => "index_select",
+            Op::IndexAdd { .. } => "index_add",
+            Op::Concat { .. } => "concat",
+        }
+    }
+}

@@ -1,0 +1,176 @@
+//! Elementwise functions of one tensor.
+
+use crate::element::Element;
+use crate::error::{Result, TensorError};
+use crate::kernels::elementwise;
+use crate::layout::Layout;
+use crate::ops::Op;
+use crate::tensor::Tensor;
+
+impl<T: Element> Tensor<T> {
+    /// `f` applied to every element, recorded as `op`.
+    fn try_unary(
+        &self,
+        name: &'static str,
+        f: impl Fn(T) -> T,
+        op: impl FnOnce(Tensor<T>) -> Op<T>,
+    ) -> Result<Tensor<T>> {
+        let data = elementwise::map(name, self.strided(), f)?;
+        Ok(Tensor::from_op(data, self.shape(), op(self.clone())))
+    }
+}
+
+/// Defines a unary op `name` with its fallible twin `try_name`. The only failure of these is
+/// running out of memory for the result.
+macro_rules! unary_ops {
+    ($(
+        $(#[$doc:meta])*
+        fn $name:ident / $try_name:ident = $variant:ident, $f:expr;
+    )*) => {
+        impl<T: Element> Tensor<T> {$(
+            $(#[$doc])*
+            ///
+            /// # Panics
+            /// When the result cannot be allocated.
+            #[track_caller]
+            pub fn $name(&self) -> Tensor<T> {
+                self.$try_name().unwrap_or_else(|e| panic!("{e}"))
+            }
+
+            #[doc = concat!("Fallible form of [`", stringify!($name), "`](Tensor::", stringify!($name), ").")]
+            ///
+            /// # Errors
+            /// When the result cannot be allocated.
+            pub fn $try_name(&self) -> Result<Tensor<T>> {
+                self.try_unary(stringify!($name), $f, Op::$variant)
+            }
+        )*}
+    };
+}
+
+unary_ops! {
+    /// `-x`. Derivative: `-1`.
+    fn neg / try_neg = Neg, |x: T| -x;
+    /// `e^x`. Derivative: `e^x`, reused from the result.
+    fn exp / try_exp = Exp, |x: T| x.exp();
+    /// The natural logarithm (`-inf` at 0, NaN below). Derivative: `1 / x`.
+    fn ln / try_ln = Ln, |x: T| x.ln();
+    /// The square root (NaN below 0). Derivative: `1 / (2 sqrt(x))`, from the result.
+    fn sqrt / try_sqrt = Sqrt, |x: T| x.sqrt();
+    /// `|x|`. Derivative: `sign(x)`, taken as 0 at 0.
+    fn abs / try_abs = Abs, |x: T| x.abs();
+    /// The logistic function `1 / (1 + e^-x)`, in (0, 1). Derivative: `s (1 - s)` from the
+    /// result `s`. Both tails are exact: `e^-x` overflows to infinity only where the result
+    /// rounds to 0 anyway.
+    fn sigmoid / try_sigmoid = Sigmoid, |x: T| T::one() / (T::one() + (-x).exp());
+    /// The hyperbolic tangent. Derivative: `1 - tanh(x)²`, from the result.
+    fn tanh / try_tanh = Tanh, |x: T| x.tanh();
+    /// `max(x, 0)`, NaN kept. Derivative: 1 where `x > 0`, else 0.
+    fn relu / try_relu = Relu, |x: T| if x <= T::zero() { T::zero() } else { x };
+}
+
+impl<T: Element> Tensor<T> {
+    /// `x^p` for a constant exponent. Derivative: `p x^(p - 1)`.
+    ///
+    /// # Panics
+    /// When the result cannot be allocated.
+    #[track_caller]
+    pub fn powf(&self, p: T) -> Tensor<T> {
+        self.try_powf(p).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Fallible form of [`powf`](Tensor::powf).
+    ///
+    /// # Errors
+    /// When the result cannot be allocated.
+    pub fn try_powf(&self, p: T) -> Result<Tensor<T>> {
+        let two = T::one() + T::one();
+        if p == two {
+            // x * x is the correctly rounded square, like powf, and far cheaper.
+            return self.try_unary("powf", |x| x * x, |arg| Op::Powf(arg, p));
+        }
+        self.try_unary("powf", |x| x.powf(p), |arg| Op::Powf(arg, p))
+    }
+
+    /// `x²`, the same as `powf(2)`.
+    pub fn square(&self) -> Tensor<T> {
+        self.powf(T::one() + T::one())
+    }
+
+    /// Each element limited to `[min, max]`; NaN stays NaN. Derivative: 1 inside the range
+    /// (bounds included), 0 outside.
+    ///
+    /// # Panics
+    /// As [`try_clamp`](Tensor::try_clamp) fails.
+    #[track_caller]
+    pub fn clamp(&self, min: T, max: T) -> Tensor<T> {
+        self.try_clamp(min, max).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Fallible form of [`clamp`](Tensor::clamp).
+    ///
+    /// # Errors
+    /// When `min > max` or either bound is NaN, or the result cannot be allocated.
+    pub fn try_clamp(&self, min: T, max: T) -> Result<Tensor<T>> {
+        if min.is_nan() || max.is_nan() || min > max {
+            return Err(TensorError::invalid(
+                "clamp",
+                format!("needs min <= max, got min {min} and max {max}"),
+            ));
+        }
+        let f = |x: T| {
+            if x < min {
+                min
+            } else if x > max {
+                max
+            } else {
+                x
+            }
+        };
+        self.try_unary("clamp", f, |arg| Op::Clamp { arg, min, max })
+    }
+
+    /// -1, 0 or 1 by the sign of each element (0 for ±0, NaN for NaN). Not differentiable:
+    /// the result is never tracked.
+    ///
+    /// # Panics
+    /// When the result cannot be allocated.
+    #[track_caller]
+    pub fn sign(&self) -> Tensor<T> {
+        self.try_sign().unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Fallible form of [`sign`](Tensor::sign).
+    ///
+    /// # Errors
+    /// When the result cannot be allocated.
+    pub fn try_sign(&self) -> Result<Tensor<T>> {
+        let sign = |x: T| {
+            if x > T::zero() {
+                T::one()
+            } else if x < T::zero() {
+                -T::one()
+            } else {
+                x // ±0 and NaN
+            }
+        };
+        let data = elementwise::map("sign", self.strided(), sign)?;
+        Ok(Tensor::constant(data, Layout::contiguous(self.shape())))
+    }
+
+    /// `x + c` for a constant. Derivative: 1.
+    pub(crate) fn try_add_scalar(&self, c: T) -> Result<Tensor<T>> {
+        self.try_unary("add", |x| x + c, |arg| Op::AddScalar(arg, c))
+    }
+
+    /// `x * c` for a constant. Derivative: `c`.
+    pub(crate) fn try_mul_scalar(&self, c: T) -> Result<Tensor<T>> {
+        self.try_unary("mul", |x| x * c, |arg| Op::MulScalar(arg, c))
+    }
+
+    /// `x / c` for a constant (not `x * (1 / c)`, which can differ in the last bit).
+    /// Derivative: `1 / c`.
+    pub(crate) fn try_div_scalar(&self, c: T) -> Result<Tensor<T>> {
+        self.try_unary("div", |x| x / c, |arg| Op::DivScalar(arg, c))
+    }
+}

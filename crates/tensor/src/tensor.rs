@@ -1,0 +1,536 @@
+//! The tensor handle: identity, storage, layout and the operation that made it.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rand::RngExt;
+use rand::distr::{Distribution, Uniform};
+
+use crate::element::{DType, Element};
+use crate::error::{Result, TensorError};
+use crate::kernels::{self, Strided};
+use crate::layout::Layout;
+use crate::mode::is_grad_enabled;
+use crate::ops::Op;
+use crate::shape::checked_numel;
+
+/// An n-dimensional array of `f32` (the default) or `f64` that records the operations applied
+/// to it, so that [`backward`](Tensor::backward) can compute gradients.
+///
+/// A `Tensor` is an immutable handle: cloning it is cheap (a reference count) and every
+/// operation returns a new tensor. Views (transpose, broadcast, narrow, most reshapes) share
+/// the storage of their source.
+///
+/// ```
+/// use tensor::Tensor;
+/// let x = Tensor::<f64>::from_vec(vec![1.0, 2.0, 3.0], &[3])?.require_grad();
+/// let y = (&x * &x).sum(); // y = x0² + x1² + x2²
+/// let grads = y.backward();
+/// assert_eq!(grads.get(&x).unwrap().to_vec(), vec![2.0, 4.0, 6.0]); // dy/dx = 2x
+/// # Ok::<(), tensor::TensorError>(())
+/// ```
+pub struct Tensor<T: Element = f32> {
+    inner: Arc<Inner<T>>,
+}
+
+pub(crate) struct Inner<T: Element> {
+    id: TensorId,
+    storage: Arc<Vec<T>>,
+    layout: Layout,
+    /// The recorded operation; `None` for leaves and for results nothing tracked reaches.
+    op: Option<Op<T>>,
+    /// A leaf whose gradient `backward` reports.
+    requires_grad: bool,
+}
+
+/// The identity of a tensor, the key of its gradient in [`Gradients`](crate::Gradients).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TensorId(u64);
+
+impl TensorId {
+    pub(crate) fn fresh() -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        TensorId(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// The id as a number, unique within the process.
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
+
+impl<T: Element> Clone for Tensor<T> {
+    fn clone(&self) -> Self {
+        Tensor {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+// Internal construction and access.
+impl<T: Element> Tensor<T> {
+    fn build(
+        id: TensorId,
+        storage: Arc<Vec<T>>,
+        layout: Layout,
+        op: Option<Op<T>>,
+        requires_grad: bool,
+    ) -> Self {
+        Tensor {
+            inner: Arc::new(Inner {
+                id,
+                storage,
+                layout,
+                op,
+                requires_grad,
+            }),
+        }
+    }
+
+    /// An untracked tensor over `data` (laid out by `layout`).
+    pub(crate) fn constant(data: Vec<T>, layout: Layout) -> Self {
+        Self::build(TensorId::fresh(), Arc::new(data), layout, None, false)
+    }
+
+    /// The result of `op`, row-major in `data`. The operation is kept only when grad mode is
+    /// on and one of its inputs is tracked: inference builds no graph.
+    pub(crate) fn from_op(data: Vec<T>, shape: &[usize], op: Op<T>) -> Self {
+        Self::build(
+            TensorId::fresh(),
+            Arc::new(data),
+            Layout::contiguous(shape),
+            record(op),
+            false,
+        )
+    }
+
+    /// A view of this tensor's storage through `layout`, made by `op`.
+    pub(crate) fn view_of(&self, layout: Layout, op: Op<T>) -> Self {
+        Self::build(
+            TensorId::fresh(),
+            Arc::clone(&self.inner.storage),
+            layout,
+            record(op),
+            false,
+        )
+    }
+
+    /// A leaf over this tensor's storage that receives gradients under the given id: the
+    /// stable identity of a [`Parameter`](crate::Parameter) across updates.
+    pub(crate) fn leaf_with_id(&self, id: TensorId) -> Self {
+        Self::build(
+            id,
+            Arc::clone(&self.inner.storage),
+            self.inner.layout.clone(),
+            None,
+            true,
+        )
+    }
+
+    /// A leaf over `data` (row-major, `shape`) that receives gradients under `id`.
+    pub(crate) fn leaf_from_vec(data: Vec<T>, shape: &[usize], id: TensorId) -> Self {
+        Self::build(id, Arc::new(data), Layout::contiguous(shape), None, true)
+    }
+
+    pub(crate) fn layout(&self) -> &Layout {
+        &self.inner.layout
+    }
+
+    pub(crate) fn op(&self) -> Option<&Op<T>> {
+        self.inner.op.as_ref()
+    }
+
+    /// The storage and layout, as the kernels read them.
+    pub(crate) fn strided(&self) -> Strided<'_, T> {
+        Strided {
+            data: &self.inner.storage,
+            layout: &self.inner.layout,
+        }
+    }
+
+    /// Whether gradients flow through this tensor: a leaf that requires grad, or a recorded
+    /// result.
+    pub(crate) fn is_tracked(&self) -> bool {
+        self.inner.requires_grad || self.inner.op.is_some()
+    }
+
+    /// Mutable access to the elements when this handle is the only one on the tensor and its
+    /// storage and the layout covers the whole storage in order; used for in-place updates
+    /// that must not be seen by anyone else.
+    pub(crate) fn unique_data_mut(&mut self) -> Option<&mut [T]> {
+        let inner = Arc::get_mut(&mut self.inner)?;
+        let covers_all = inner.layout.contiguous_range() == Some(0..inner.storage.len());
+        if !covers_all {
+            return None;
+        }
+        Arc::get_mut(&mut inner.storage).map(Vec::as_mut_slice)
+    }
+}
+
+/// Keeps `op` if it should be part of the graph.
+fn record<T: Element>(op: Op<T>) -> Option<Op<T>> {
+    (is_grad_enabled() && op.inputs().iter().any(|input| input.is_tracked())).then_some(op)
+}
+
+// Public constructors.
+impl<T: Element> Tensor<T> {
+    /// A tensor of `shape` holding `data` in row-major order.
+    ///
+    /// # Errors
+    /// When `data.len()` is not the product of `shape`, or that product overflows.
+    pub fn from_vec(data: Vec<T>, shape: &[usize]) -> Result<Self> {
+        let expected = checked_numel("from_vec", shape)?;
+        if data.len() != expected {
+            return Err(TensorError::DataLength {
+                shape: shape.to_vec(),
+                expected,
+                actual: data.len(),
+            });
+        }
+        Ok(Self::constant(data, Layout::contiguous(shape)))
+    }
+
+    /// A rank-0 tensor holding `value`.
+    pub fn scalar(value: T) -> Self {
+        Self::constant(vec![value], Layout::contiguous(&[]))
+    }
+
+    /// A tensor of `shape` with every element `value`.
+    ///
+    /// # Panics
+    /// As [`try_full`](Tensor::try_full) fails.
+    #[track_caller]
+    pub fn full(shape: &[usize], value: T) -> Self {
+        Self::try_full(shape, value).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// A tensor of `shape` with every element `value`.
+    ///
+    /// # Errors
+    /// When the element count overflows or cannot be allocated.
+    pub fn try_full(shape: &[usize], value: T) -> Result<Self> {
+        let len = checked_numel("full", shape)?;
+        let mut data = kernels::alloc("full", len)?;
+        data.resize(len, value);
+        Ok(Self::constant(data, Layout::contiguous(shape)))
+    }
+
+    /// A tensor of zeros.
+    ///
+    /// # Panics
+    /// As [`try_full`](Tensor::try_full) fails.
+    #[track_caller]
+    pub fn zeros(shape: &[usize]) -> Self {
+        Self::full(shape, T::zero())
+    }
+
+    /// A tensor of ones.
+    ///
+    /// # Panics
+    /// As [`try_full`](Tensor::try_full) fails.
+    #[track_caller]
+    pub fn ones(shape: &[usize]) -> Self {
+        Self::full(shape, T::one())
+    }
+
+    /// Zeros of this tensor's shape.
+    pub fn zeros_like(&self) -> Self {
+        self.full_like(T::zero())
+    }
+
+    /// Ones of this tensor's shape.
+    pub fn ones_like(&self) -> Self {
+        self.full_like(T::one())
+    }
+
+    /// `value` everywhere, in this tensor's shape.
+    pub fn full_like(&self, value: T) -> Self {
+        // This tensor's elements were allocated, so as many more fit in the address space;
+        // only the allocator can refuse, which `full` reports.
+        Self::full(self.shape(), value)
+    }
+
+    /// `steps` evenly spaced values from `start` to `end`, both included (one value: `start`).
+    ///
+    /// The first half counts up from `start` and the second half down from `end`, as PyTorch
+    /// does, so both ends are exact and the points are symmetric.
+    ///
+    /// # Panics
+    /// As [`try_linspace`](Tensor::try_linspace) fails.
+    #[track_caller]
+    pub fn linspace(start: T, end: T, steps: usize) -> Self {
+        Self::try_linspace(start, end, steps).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// `steps` evenly spaced values from `start` to `end`, both included.
+    ///
+    /// # Errors
+    /// When the result cannot be allocated.
+    pub fn try_linspace(start: T, end: T, steps: usize) -> Result<Self> {
+        let mut data = kernels::alloc("linspace", steps)?;
+        if steps == 1 {
+            data.push(start);
+        } else if steps > 1 {
+            let step = (end - start) / T::from_usize(steps - 1).unwrap_or_else(T::max_value);
+            let half = steps / 2;
+            data.extend((0..steps).map(|i| {
+                let at = |k: usize| T::from_usize(k).unwrap_or_else(T::max_value);
+                if i < half {
+                    start + step * at(i)
+                } else {
+                    end - step * at(steps - 1 - i)
+                }
+            }));
+        }
+        Ok(Self::constant(data, Layout::contiguous(&[steps])))
+    }
+
+    /// The values `start, start + step, ..` below `end` (above it for a negative step).
+    ///
+    /// # Panics
+    /// As [`try_arange`](Tensor::try_arange) fails.
+    #[track_caller]
+    pub fn arange(start: T, end: T, step: T) -> Self {
+        Self::try_arange(start, end, step).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// The values `start, start + step, ..` below `end` (above it for a negative step). Each
+    /// value is `start + i * step`, so errors do not accumulate.
+    ///
+    /// # Errors
+    /// When an argument is not finite, `step` is zero or points away from `end`, or the
+    /// result cannot be allocated.
+    pub fn try_arange(start: T, end: T, step: T) -> Result<Self> {
+        let op = "arange";
+        if !(start.is_finite() && end.is_finite() && step.is_finite()) {
+            return Err(TensorError::invalid(
+                op,
+                format!("start {start}, end {end} and step {step} must be finite"),
+            ));
+        }
+        if step == T::zero() || (end - start) * step < T::zero() {
+            return Err(TensorError::invalid(
+                op,
+                format!("step {step} does not lead from {start} to {end}"),
+            ));
+        }
+        let count = ((end - start) / step).ceil().as_f64();
+        if count > usize::MAX as f64 {
+            return Err(TensorError::OutOfMemory {
+                op,
+                elements: usize::MAX,
+            });
+        }
+        let count = count as usize;
+        let mut data = kernels::alloc(op, count)?;
+        data.extend(
+            (0..count).map(|i| start + step * T::from_usize(i).unwrap_or_else(T::max_value)),
+        );
+        Ok(Self::constant(data, Layout::contiguous(&[count])))
+    }
+
+    /// Independent samples from the uniform distribution on `[low, high)`.
+    ///
+    /// # Panics
+    /// As [`try_rand_uniform`](Tensor::try_rand_uniform) fails.
+    #[track_caller]
+    pub fn rand_uniform(shape: &[usize], low: T, high: T, rng: &mut impl rand::Rng) -> Self {
+        Self::try_rand_uniform(shape, low, high, rng).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Independent samples from the uniform distribution on `[low, high)`, drawn in row-major
+    /// order, so a seeded generator gives the same tensor on every run.
+    ///
+    /// # Errors
+    /// When `low < high` does not hold for finite bounds, or the shape overflows.
+    pub fn try_rand_uniform(
+        shape: &[usize],
+        low: T,
+        high: T,
+        rng: &mut impl rand::Rng,
+    ) -> Result<Self> {
+        let op = "rand_uniform";
+        let len = checked_numel(op, shape)?;
+        let uniform = Uniform::new(low, high).map_err(|_| {
+            TensorError::invalid(
+                op,
+                format!("needs finite bounds with low < high, got [{low}, {high})"),
+            )
+        })?;
+        let mut data = kernels::alloc(op, len)?;
+        data.extend((0..len).map(|_| uniform.sample(rng)));
+        Ok(Self::constant(data, Layout::contiguous(shape)))
+    }
+
+    /// Independent samples from the normal distribution with `mean` and standard deviation
+    /// `std`.
+    ///
+    /// # Panics
+    /// As [`try_randn`](Tensor::try_randn) fails.
+    #[track_caller]
+    pub fn randn(shape: &[usize], mean: T, std: T, rng: &mut impl rand::Rng) -> Self {
+        Self::try_randn(shape, mean, std, rng).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Independent normal samples, by the Box–Muller transform in `f64` (each pair of uniform
+    /// draws gives two samples), in row-major order.
+    ///
+    /// # Errors
+    /// When `mean` is not finite, `std` is negative or not finite, or the shape overflows.
+    pub fn try_randn(shape: &[usize], mean: T, std: T, rng: &mut impl rand::Rng) -> Result<Self> {
+        let op = "randn";
+        if !mean.is_finite() || !std.is_finite() || std < T::zero() {
+            return Err(TensorError::invalid(
+                op,
+                format!("needs a finite mean and a finite std >= 0, got mean {mean}, std {std}"),
+            ));
+        }
+        let len = checked_numel(op, shape)?;
+        let mut data = kernels::alloc(op, len)?;
+        let (mean, std) = (mean.as_f64(), std.as_f64());
+        while data.len() < len {
+            // 1 - u lies in (0, 1], so the logarithm is finite.
+            let radius = (-2.0 * (1.0 - rng.random::<f64>()).ln()).sqrt();
+            let angle = std::f64::consts::TAU * rng.random::<f64>();
+            data.push(T::of_f64(mean + std * radius * angle.cos()));
+            if data.len() < len {
+                data.push(T::of_f64(mean + std * radius * angle.sin()));
+            }
+        }
+        Ok(Self::constant(data, Layout::contiguous(shape)))
+    }
+}
+
+// Public accessors and graph handles.
+impl<T: Element> Tensor<T> {
+    /// The size of each dimension.
+    pub fn shape(&self) -> &[usize] {
+        self.inner.layout.shape()
+    }
+
+    /// The number of elements.
+    pub fn numel(&self) -> usize {
+        self.inner.layout.numel()
+    }
+
+    /// The number of dimensions (0 for a scalar).
+    pub fn ndim(&self) -> usize {
+        self.shape().len()
+    }
+
+    /// The element type.
+    pub fn dtype(&self) -> DType {
+        T::DTYPE
+    }
+
+    /// This tensor's identity, the key of its gradient.
+    pub fn id(&self) -> TensorId {
+        self.inner.id
+    }
+
+    /// The elements in row-major order.
+    pub fn to_vec(&self) -> Vec<T> {
+        match self.strided().contiguous("to_vec") {
+            Ok(data) => data.into_owned(),
+            // Gathering allocates as many elements as the tensor addresses, which can exceed
+            // memory only for a broadcast view; report it like any allocation failure.
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// The value of a one-element tensor.
+    ///
+    /// # Panics
+    /// When the tensor does not have exactly one element.
+    #[track_caller]
+    pub fn item(&self) -> T {
+        self.try_item().unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// The value of a one-element tensor.
+    ///
+    /// # Errors
+    /// When the tensor does not have exactly one element.
+    pub fn try_item(&self) -> Result<T> {
+        if self.numel() != 1 {
+            return Err(TensorError::NotOneElement {
+                op: "item",
+                shape: self.shape().to_vec(),
+            });
+        }
+        Ok(self.inner.storage[self.inner.layout.offset()])
+    }
+
+    /// Whether gradients flow through this tensor: a leaf made by
+    /// [`require_grad`](Tensor::require_grad), or a result computed from one while grad mode
+    /// was on.
+    pub fn requires_grad(&self) -> bool {
+        self.is_tracked()
+    }
+
+    /// Whether this tensor was not computed by a recorded operation.
+    pub fn is_leaf(&self) -> bool {
+        self.inner.op.is_none()
+    }
+
+    /// The name of the operation that made this tensor, if it was recorded.
+    pub fn op_name(&self) -> Option<&'static str> {
+        self.inner.op.as_ref().map(Op::name)
+    }
+
+    /// A leaf with the same values that receives gradients: `backward` reports its gradient.
+    /// The result is a new tensor (a new [`TensorId`]) sharing this one's storage, cut from
+    /// whatever graph made this one.
+    pub fn require_grad(self) -> Self {
+        Self::build(
+            TensorId::fresh(),
+            Arc::clone(&self.inner.storage),
+            self.inner.layout.clone(),
+            None,
+            true,
+        )
+    }
+
+    /// The same values, cut from the graph: no gradient flows through the result.
+    pub fn detach(&self) -> Self {
+        Self::build(
+            TensorId::fresh(),
+            Arc::clone(&self.inner.storage),
+            self.inner.layout.clone(),
+            None,
+            false,
+        )
+    }
+
+    /// A copy converted to another element type, cut from the graph.
+    pub fn to_dtype<U: Element>(&self) -> Tensor<U> {
+        let data = self
+            .to_vec()
+            .into_iter()
+            .map(|v| U::of_f64(v.as_f64()))
+            .collect();
+        Tensor::constant(data, Layout::contiguous(self.shape()))
+    }
+}
+
+/// Dropping the last handle on a long chain of results would drop each recorded input inside
+/// the drop of its consumer, one stack frame per link: a 100,000-op chain overflows the stack.
+/// Instead each recorded operation is detached here and its inputs are released from an
+/// explicit stack.
+impl<T: Element> Drop for Inner<T> {
+    fn drop(&mut self) {
+        let Some(op) = self.op.take() else {
+            return;
+        };
+        let mut pending: Vec<Tensor<T>> = op.inputs().into_iter().cloned().collect();
+        drop(op);
+        while let Some(mut tensor) = pending.pop() {
+            // Only a sole owner may take the operation apart; shared inputs stay alive.
+            if let Some(inner) = Arc::get_mut(&mut tensor.inner)
+                && let Some(op) = inner.op.take()
+            {
+                pending.extend(op.inputs().into_iter().cloned());
+            }
+        }
+    }
+}
