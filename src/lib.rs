@@ -1,17 +1,21 @@
-//! surefire: reverse-mode automatic differentiation in Rust.
+#![doc = include_str!("../README.md")]
 //!
-//! This facade re-exports the workspace's crates: [`tensor`] (tensors, ops and the graph).
+//! ## This crate
 //!
-//! ```
-//! use surefire::prelude::*;
-//! let x = Tensor::<f64>::scalar(3.0).require_grad();
-//! let y = &x * &x;
-//! assert_eq!(y.backward().get(&x).unwrap().item(), 6.0);
-//! ```
+//! A facade that re-exports the workspace's crates, so one dependency brings them all:
+//! [`tensor`] (tensors, ops and the graph). The [`prelude`] holds the names a training script
+//! needs.
 
 pub use tensor;
 
 /// The names a training script needs.
+///
+/// ```
+/// use surefire::prelude::*;
+/// let x = Tensor::<f64>::scalar(3.0).require_grad();
+/// let y = &x * &x;
+/// assert_eq!(y.backward().get(&x).unwrap().item(), 6.0);
+/// ```
 pub mod prelude {
     pub use tensor::{Gradients, Parameter, Tensor, TensorError, no_grad};
 }

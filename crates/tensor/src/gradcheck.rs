@@ -160,7 +160,7 @@ where
     enable_grad(|| {
         let leaves = leaves_of(inputs);
         let output_shape = f(&leaves)?.shape().to_vec();
-        let mut rng = SplitMix64(0x5EED_0F_6A4D);
+        let mut rng = SplitMix64(0x5EED_6A4D);
         let numel: usize = output_shape.iter().product();
         let u = Tensor::from_vec(rng.vector(numel), &output_shape)?;
         let mut all = inputs.to_vec();

@@ -69,9 +69,15 @@ impl Layout {
     }
 
     /// The storage range holding the elements in order, when the layout is contiguous.
+    /// An empty tensor's offset may point past its storage (a narrowed empty view), so it
+    /// gets the empty range at 0.
     pub(crate) fn contiguous_range(&self) -> Option<std::ops::Range<usize>> {
+        let numel = self.numel();
+        if numel == 0 {
+            return Some(0..0);
+        }
         self.is_contiguous()
-            .then(|| self.offset..self.offset + self.numel())
+            .then(|| self.offset..self.offset + numel)
     }
 
     /// The largest storage offset addressed, or `None` for an empty tensor.

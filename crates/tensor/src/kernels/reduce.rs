@@ -9,8 +9,13 @@ use crate::element::Element;
 use crate::error::Result;
 use crate::ops::Extreme;
 
-/// Below this many terms a sum is accumulated in one pass; above, it is split in halves.
+/// Below this many terms a sum is accumulated in one pass (eight interleaved accumulators);
+/// above, it is split in halves.
 const PAIRWISE_BLOCK: usize = 128;
+
+/// The same for sums of rows, which accumulate one row at a time: 16 rows per pass match
+/// the 8 lanes of 16 terms of a contiguous block.
+const PAIRWISE_ROWS: usize = 16;
 
 /// The shape of a reduction: `outer` independent slabs of `len` rows of `inner` elements.
 #[derive(Clone, Copy, Debug)]
@@ -54,8 +59,10 @@ pub(crate) fn sum<T: Element>(op: &'static str, data: &[T], axis: Axis) -> Resul
         return Ok(out);
     }
     out.resize(outer * inner, T::zero());
+    // Recursion halves the rows until at most PAIRWISE_ROWS remain; each level holds one
+    // partial row.
     let depth = len
-        .div_ceil(PAIRWISE_BLOCK)
+        .div_ceil(PAIRWISE_ROWS)
         .next_power_of_two()
         .trailing_zeros() as usize
         + 1;
@@ -100,7 +107,7 @@ pub(crate) fn pairwise_sum<T: Element>(x: &[T]) -> T {
 /// row). `scratch` holds one row per remaining level of recursion.
 fn sum_rows<T: Element>(rows: &[T], inner: usize, acc: &mut [T], scratch: &mut [T]) {
     let len = rows.len() / inner;
-    if len <= PAIRWISE_BLOCK {
+    if len <= PAIRWISE_ROWS {
         acc.copy_from_slice(&rows[..inner]);
         for row in rows.chunks_exact(inner).skip(1) {
             for (a, &v) in acc.iter_mut().zip(row) {
@@ -231,6 +238,23 @@ mod tests {
             inner: 1,
         };
         assert_eq!(sum::<f64>("t", &[], rows).unwrap(), vec![0.0; 2]);
+    }
+
+    #[test]
+    fn row_sums_are_exact_on_integers_for_every_recursion_depth() {
+        for len in [1, 2, 15, 16, 17, 31, 32, 33, 100, 1000, 4097, 70_001] {
+            let inner = 3;
+            let data: Vec<f64> = (0..len * inner).map(|i| (i % 7) as f64).collect();
+            let want: Vec<f64> = (0..inner)
+                .map(|c| (0..len).map(|r| ((r * inner + c) % 7) as f64).sum())
+                .collect();
+            let axis = Axis {
+                outer: 1,
+                len,
+                inner,
+            };
+            assert_eq!(sum("t", &data, axis).unwrap(), want, "len {len}");
+        }
     }
 
     #[test]

@@ -1,0 +1,377 @@
+//! Every differentiable op: its gradient (and its second derivative) matches central finite
+//! differences in f64, on random shapes of rank 0–3 including size-1 dimensions, broadcast
+//! pairs and non-contiguous inputs, with the output projected on random weights.
+
+mod common;
+
+use common::{
+    broadcast_pair, check_op, present, shape, shape_at_least_1d, tensor, tensor_away_from_zero,
+};
+use proptest::prelude::*;
+use tensor::Tensor;
+
+type T = Tensor<f64>;
+
+fn config() -> ProptestConfig {
+    ProptestConfig::with_cases(64)
+}
+
+/// A unary op on inputs uniform in `[lo, hi)`, presented contiguous or strided.
+macro_rules! unary_property {
+    ($name:ident, $lo:expr, $hi:expr, |$x:ident| $body:expr) => {
+        proptest! {
+            #![proptest_config(config())]
+            #[test]
+            fn $name(
+                x in shape(3).prop_flat_map(|s| tensor(s, $lo, $hi)),
+                strided in any::<bool>(),
+                seed in any::<u64>(),
+            ) {
+                check_op(&[x], seed, |xs| {
+                    let $x = present(&xs[0], strided)?;
+                    $body
+                })?;
+            }
+        }
+    };
+}
+
+unary_property!(neg_grad_matches_finite_difference, -3.0, 3.0, |x| x
+    .try_neg());
+unary_property!(exp_grad_matches_finite_difference, -3.0, 3.0, |x| x
+    .try_exp());
+unary_property!(ln_grad_matches_finite_difference, 0.3, 3.0, |x| x.try_ln());
+unary_property!(sqrt_grad_matches_finite_difference, 0.3, 3.0, |x| x
+    .try_sqrt());
+unary_property!(sigmoid_grad_matches_finite_difference, -4.0, 4.0, |x| x
+    .try_sigmoid());
+unary_property!(tanh_grad_matches_finite_difference, -3.0, 3.0, |x| x
+    .try_tanh());
+unary_property!(square_grad_matches_finite_difference, -3.0, 3.0, |x| x
+    .try_powf(2.0));
+unary_property!(powf_grad_matches_finite_difference, 0.3, 2.0, |x| x
+    .try_powf(-1.5));
+unary_property!(powf_cube_grad_matches_finite_difference, -2.0, 2.0, |x| x
+    .try_powf(3.0));
+unary_property!(
+    add_scalar_grad_matches_finite_difference,
+    -3.0,
+    3.0,
+    |x| Ok(&x + 1.5)
+);
+unary_property!(
+    sub_scalar_grad_matches_finite_difference,
+    -3.0,
+    3.0,
+    |x| Ok(2.5 - &x)
+);
+unary_property!(
+    mul_scalar_grad_matches_finite_difference,
+    -3.0,
+    3.0,
+    |x| Ok(&x * -0.75)
+);
+unary_property!(
+    div_scalar_grad_matches_finite_difference,
+    -3.0,
+    3.0,
+    |x| Ok(&x / 3.0)
+);
+unary_property!(scalar_div_grad_matches_finite_difference, 0.5, 2.0, |x| Ok(
+    1.5 / &x
+));
+unary_property!(sum_grad_matches_finite_difference, -3.0, 3.0, |x| x
+    .try_sum());
+unary_property!(mean_grad_matches_finite_difference, -3.0, 3.0, |x| x
+    .try_mean());
+unary_property!(flatten_grad_matches_finite_difference, -3.0, 3.0, |x| x
+    .try_flatten());
+unary_property!(t_grad_matches_finite_difference, -3.0, 3.0, |x| Ok(x.t()));
+
+/// A unary op with a kink at 0, on inputs at least 0.1 away from it.
+macro_rules! kinked_property {
+    ($name:ident, |$x:ident| $body:expr) => {
+        proptest! {
+            #![proptest_config(config())]
+            #[test]
+            fn $name(
+                x in shape(3).prop_flat_map(|s| tensor_away_from_zero(s, 0.1, 3.0)),
+                strided in any::<bool>(),
+                seed in any::<u64>(),
+            ) {
+                check_op(&[x], seed, |xs| {
+                    let $x = present(&xs[0], strided)?;
+                    $body
+                })?;
+            }
+        }
+    };
+}
+
+kinked_property!(abs_grad_matches_finite_difference, |x| x.try_abs());
+kinked_property!(relu_grad_matches_finite_difference, |x| x.try_relu());
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn clamp_grad_matches_finite_difference(
+        x in shape(3).prop_flat_map(|s| tensor(s, -2.0, 2.0)),
+        seed in any::<u64>(),
+    ) {
+        // No element within reach of the step from a bound.
+        prop_assume!(x.to_vec().iter().all(|v| (v + 0.5).abs() > 1e-3 && (v - 0.7).abs() > 1e-3));
+        check_op(&[x], seed, |xs| xs[0].try_clamp(-0.5, 0.7))?;
+    }
+}
+
+/// A broadcasting binary op with operands drawn by `lhs` and `rhs` strategies of a shape.
+macro_rules! binary_property {
+    ($name:ident, $lhs:expr, $rhs:expr, |$a:ident, $b:ident| $body:expr) => {
+        proptest! {
+            #![proptest_config(config())]
+            #[test]
+            fn $name(
+                (a, b) in broadcast_pair(3).prop_flat_map(|(l, r)| ($lhs(l), $rhs(r))),
+                strided in any::<bool>(),
+                seed in any::<u64>(),
+            ) {
+                check_op(&[a, b], seed, |xs| {
+                    let $a = present(&xs[0], strided)?;
+                    let $b = xs[1].clone();
+                    $body
+                })?;
+            }
+        }
+    };
+}
+
+fn any_values(s: Vec<usize>) -> impl Strategy<Value = T> {
+    tensor(s, -2.0, 2.0)
+}
+fn positive(s: Vec<usize>) -> impl Strategy<Value = T> {
+    tensor(s, 0.5, 2.0)
+}
+fn nonzero(s: Vec<usize>) -> impl Strategy<Value = T> {
+    tensor_away_from_zero(s, 0.5, 2.0)
+}
+
+binary_property!(
+    add_grad_matches_finite_difference,
+    any_values,
+    any_values,
+    |a, b| a.try_add(&b)
+);
+binary_property!(
+    sub_grad_matches_finite_difference,
+    any_values,
+    any_values,
+    |a, b| a.try_sub(&b)
+);
+binary_property!(
+    mul_grad_matches_finite_difference,
+    any_values,
+    any_values,
+    |a, b| a.try_mul(&b)
+);
+binary_property!(
+    div_grad_matches_finite_difference,
+    any_values,
+    nonzero,
+    |a, b| a.try_div(&b)
+);
+binary_property!(
+    pow_grad_matches_finite_difference,
+    positive,
+    any_values,
+    |a, b| a.try_pow(&b)
+);
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn maximum_and_minimum_grads_match_finite_difference(
+        (a, b) in broadcast_pair(3).prop_flat_map(|(l, r)| (any_values(l), any_values(r))),
+        seed in any::<u64>(),
+    ) {
+        // No near-ties: the derivative jumps there.
+        let gap = (a.broadcast_to(a.maximum(&b).shape()) - b.broadcast_to(a.maximum(&b).shape())).abs();
+        prop_assume!(gap.to_vec().iter().all(|&d| d > 1e-3));
+        check_op(&[a.clone(), b.clone()], seed, |xs| xs[0].try_maximum(&xs[1]))?;
+        check_op(&[a, b], seed, |xs| xs[0].try_minimum(&xs[1]))?;
+    }
+
+    #[test]
+    fn where_cond_grad_matches_finite_difference(
+        (a, b) in broadcast_pair(3).prop_flat_map(|(l, r)| (any_values(l), any_values(r))),
+        mask_seed in any::<u64>(),
+        seed in any::<u64>(),
+    ) {
+        let shape = a.maximum(&b).shape().to_vec();
+        let cond = common::weights(&shape, mask_seed).gt(&Tensor::scalar(0.0));
+        check_op(&[a, b], seed, |xs| cond.try_where_cond(&xs[0], &xs[1]))?;
+    }
+
+    #[test]
+    fn sum_dim_and_mean_dim_grads_match_finite_difference(
+        (x, dim) in shape_at_least_1d(3).prop_flat_map(|s| {
+            let rank = s.len();
+            (tensor(s, -2.0, 2.0), 0..rank)
+        }),
+        keepdim in any::<bool>(),
+        strided in any::<bool>(),
+        seed in any::<u64>(),
+    ) {
+        check_op(std::slice::from_ref(&x), seed, |xs| present(&xs[0], strided)?.try_sum_dim(dim, keepdim))?;
+        check_op(&[x], seed, |xs| present(&xs[0], strided)?.try_mean_dim(dim, keepdim))?;
+    }
+
+    #[test]
+    fn max_dim_and_min_dim_grads_match_finite_difference(
+        (x, dim) in shape_at_least_1d(3).prop_flat_map(|s| {
+            let rank = s.len();
+            (tensor(s, -2.0, 2.0), 0..rank)
+        }),
+        keepdim in any::<bool>(),
+        seed in any::<u64>(),
+    ) {
+        // Exactly one element of each slice within 1e-3 of the extreme: the selection
+        // cannot change under the step.
+        let near_max = x.ge(&(x.max_dim(dim, true) - 1e-3)).sum_dim(dim, false);
+        let near_min = x.le(&(x.min_dim(dim, true) + 1e-3)).sum_dim(dim, false);
+        prop_assume!(near_max.to_vec().iter().chain(&near_min.to_vec()).all(|&c| c == 1.0));
+        check_op(std::slice::from_ref(&x), seed, |xs| xs[0].try_max_dim(dim, keepdim))?;
+        check_op(&[x], seed, |xs| xs[0].try_min_dim(dim, keepdim))?;
+    }
+
+    #[test]
+    fn softmax_and_log_softmax_grads_match_finite_difference(
+        (x, dim) in shape_at_least_1d(3).prop_flat_map(|s| {
+            let rank = s.len();
+            (tensor(s, -3.0, 3.0), 0..rank)
+        }),
+        strided in any::<bool>(),
+        seed in any::<u64>(),
+    ) {
+        check_op(std::slice::from_ref(&x), seed, |xs| present(&xs[0], strided)?.try_log_softmax(dim))?;
+        check_op(std::slice::from_ref(&x), seed, |xs| present(&xs[0], strided)?.try_softmax(dim))?;
+        check_op(&[x], seed, |xs| xs[0].try_logsumexp(dim, false))?;
+    }
+
+    #[test]
+    fn matmul_grad_matches_finite_difference(
+        (a, b) in (1usize..=3, 1usize..=3, 1usize..=3, shape(2), 0usize..4).prop_flat_map(
+            |(m, k, n, batch, case)| {
+                // case 0: batched with the left batch broadcast; 1: batched with the right
+                // broadcast; 2: vector on the left; 3: vector on the right.
+                let (l, r): (Vec<usize>, Vec<usize>) = match case {
+                    0 => ([&batch[batch.len().min(1)..], &[m, k][..]].concat(), [&batch[..], &[k, n][..]].concat()),
+                    1 => ([&batch[..], &[m, k][..]].concat(), vec![k, n]),
+                    2 => (vec![k], [&batch[..], &[k, n][..]].concat()),
+                    _ => ([&batch[..], &[m, k][..]].concat(), vec![k]),
+                };
+                (tensor(l, -2.0, 2.0), tensor(r, -2.0, 2.0))
+            },
+        ),
+        transpose_rhs in any::<bool>(),
+        seed in any::<u64>(),
+    ) {
+        check_op(&[a, b], seed, |xs| {
+            // A transposed right operand: pass bᵀ's values through a transposed view.
+            let rhs = if transpose_rhs && xs[1].ndim() >= 2 {
+                xs[1].t().try_mul(&Tensor::scalar(1.0))?.t()
+            } else {
+                xs[1].clone()
+            };
+            xs[0].try_matmul(&rhs)
+        })?;
+    }
+
+    #[test]
+    fn movement_grads_match_finite_difference(
+        x in shape(3).prop_flat_map(|s| tensor(s, -2.0, 2.0)),
+        perm_seed in any::<u64>(),
+        seed in any::<u64>(),
+    ) {
+        let rank = x.ndim();
+        // reshape: dimensions reversed; flatten then split
+        let reversed: Vec<usize> = x.shape().iter().rev().copied().collect();
+        check_op(std::slice::from_ref(&x), seed, |xs| xs[0].try_reshape(&reversed))?;
+        // permute by a seeded shuffle, and transpose of the first and last dims
+        let mut perm: Vec<usize> = (0..rank).collect();
+        let mut state = perm_seed | 1;
+        for i in (1..rank).rev() {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            perm.swap(i, (state >> 33) as usize % (i + 1));
+        }
+        check_op(std::slice::from_ref(&x), seed, |xs| xs[0].try_permute(&perm))?;
+        if rank >= 1 {
+            check_op(std::slice::from_ref(&x), seed, |xs| xs[0].try_transpose(0usize, -1))?;
+        }
+        // unsqueeze at every position, then squeeze it back out through a strided view
+        for d in 0..=rank {
+            check_op(std::slice::from_ref(&x), seed, |xs| present(&xs[0], true)?.try_unsqueeze(d)?.try_squeeze(d))?;
+        }
+    }
+
+    #[test]
+    fn broadcast_to_grad_matches_finite_difference(
+        (small, full) in common::broadcastable(3)
+            .prop_flat_map(|(full, small)| (tensor(small, -2.0, 2.0), Just(full))),
+        seed in any::<u64>(),
+    ) {
+        check_op(&[small], seed, |xs| xs[0].try_broadcast_to(&full))?;
+    }
+
+    #[test]
+    fn narrow_grad_matches_finite_difference(
+        (x, dim, start, len) in shape_at_least_1d(3).prop_flat_map(|s| {
+            let rank = s.len();
+            (Just(s), 0..rank).prop_flat_map(|(s, dim)| {
+                let size = s[dim];
+                (Just(s), Just(dim), 0..=size).prop_flat_map(move |(s, dim, start)| {
+                    (tensor(s, -2.0, 2.0), Just(dim), Just(start), 0..=size - start)
+                })
+            })
+        }),
+        seed in any::<u64>(),
+    ) {
+        check_op(&[x], seed, |xs| xs[0].try_narrow(dim, start, len))?;
+    }
+
+    #[test]
+    fn index_select_and_index_add_grads_match_finite_difference(
+        (x, dim, indices) in shape_at_least_1d(3).prop_flat_map(|s| {
+            let rank = s.len();
+            (Just(s), 0..rank).prop_flat_map(|(s, dim)| {
+                let size = s[dim];
+                (tensor(s, -2.0, 2.0), Just(dim), prop::collection::vec(0..size, 0..5))
+            })
+        }),
+        source_seed in any::<u64>(),
+        seed in any::<u64>(),
+    ) {
+        check_op(std::slice::from_ref(&x), seed, |xs| xs[0].try_index_select(dim, &indices))?;
+        let mut source_shape = x.shape().to_vec();
+        source_shape[dim] = indices.len();
+        let source = common::weights(&source_shape, source_seed);
+        check_op(&[x, source], seed, |xs| xs[0].try_index_add(dim, &indices, &xs[1]))?;
+    }
+
+    #[test]
+    fn concat_and_stack_grads_match_finite_difference(
+        (a, b, c, dim) in shape_at_least_1d(3).prop_flat_map(|s| {
+            let rank = s.len();
+            (Just(s), 0..rank, 1usize..=3).prop_flat_map(|(s, dim, other)| {
+                let mut t = s.clone();
+                t[dim] = other;
+                (tensor(s.clone(), -2.0, 2.0), tensor(t, -2.0, 2.0), tensor(s, -2.0, 2.0), Just(dim))
+            })
+        }),
+        seed in any::<u64>(),
+    ) {
+        check_op(&[a.clone(), b, c.clone()], seed, |xs| Tensor::try_concat(xs, dim))?;
+        check_op(&[a, c], seed, |xs| Tensor::try_stack(xs, dim))?;
+    }
+}

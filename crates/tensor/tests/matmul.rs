@@ -1,0 +1,162 @@
+//! matmul against a naive triple loop, on degenerate, large, batched and transposed shapes.
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use tensor::{Element, Tensor};
+
+/// The reference: `[b, m, k] x [b, k, n]` by definition, accumulated in f64.
+fn naive(a: &[f64], b: &[f64], batch: usize, m: usize, k: usize, n: usize) -> Vec<f64> {
+    let mut out = vec![0.0; batch * m * n];
+    for p in 0..batch {
+        for i in 0..m {
+            for j in 0..n {
+                out[(p * m + i) * n + j] = (0..k)
+                    .map(|q| a[(p * m + i) * k + q] * b[(p * k + q) * n + j])
+                    .sum();
+            }
+        }
+    }
+    out
+}
+
+/// Asserts `got` equals `want` within `k` roundings of each term's magnitude.
+fn assert_close<T: Element>(got: &[T], want: &[f64], k: usize, scale: f64) {
+    assert_eq!(got.len(), want.len());
+    let eps = if T::DTYPE == tensor::DType::F32 {
+        f32::EPSILON as f64
+    } else {
+        f64::EPSILON
+    };
+    let tolerance = (k.max(1) as f64) * eps * scale * 4.0;
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert!(
+            (g.as_f64() - w).abs() <= tolerance,
+            "element {i}: got {g}, want {w} (tolerance {tolerance})"
+        );
+    }
+}
+
+fn random<T: Element>(shape: &[usize], rng: &mut StdRng) -> Tensor<T> {
+    Tensor::rand_uniform(shape, T::of_f64(-1.0), T::of_f64(1.0), rng)
+}
+
+fn as_f64<T: Element>(t: &Tensor<T>) -> Vec<f64> {
+    t.to_vec().into_iter().map(Element::as_f64).collect()
+}
+
+fn check_2d<T: Element>(m: usize, k: usize, n: usize, rng: &mut StdRng) {
+    let a = random::<T>(&[m, k], rng);
+    let b = random::<T>(&[k, n], rng);
+    let c = a.matmul(&b);
+    assert_eq!(c.shape(), &[m, n]);
+    assert_close(
+        &c.to_vec(),
+        &naive(&as_f64(&a), &as_f64(&b), 1, m, k, n),
+        k,
+        1.0,
+    );
+}
+
+#[test]
+fn matmul_matches_naive_on_degenerate_and_large_shapes() {
+    let mut rng = StdRng::seed_from_u64(7);
+    for &(m, k, n) in &[
+        (0, 4, 3),
+        (2, 0, 3),
+        (3, 4, 0),
+        (1, 1, 1),
+        (5, 1, 7),
+        (1, 9, 1),
+        (1, 16, 8),
+        (16, 4, 1),
+        (67, 129, 33),
+        (130, 70, 257),
+    ] {
+        check_2d::<f64>(m, k, n, &mut rng);
+        check_2d::<f32>(m, k, n, &mut rng);
+    }
+}
+
+#[test]
+fn empty_inner_dimension_gives_zeros() {
+    let a = Tensor::<f32>::zeros(&[2, 0]);
+    let b = Tensor::<f32>::zeros(&[0, 3]);
+    assert_eq!(a.matmul(&b).to_vec(), vec![0.0; 6]);
+}
+
+#[test]
+fn transposed_views_are_multiplied_correctly() {
+    let mut rng = StdRng::seed_from_u64(11);
+    let (m, k, n) = (37, 53, 29);
+    // aᵀ and bᵀ are views with swapped strides over [k, m] and [n, k] buffers.
+    let at = random::<f64>(&[k, m], &mut rng);
+    let bt = random::<f64>(&[n, k], &mut rng);
+    let (a, b) = (at.t(), bt.t());
+    let want = naive(&a.to_vec(), &b.to_vec(), 1, m, k, n);
+    assert_close(&a.matmul(&b).to_vec(), &want, k, 1.0);
+    assert_close(&a.matmul(&b.to_vec_tensor()).to_vec(), &want, k, 1.0);
+    assert_close(&a.to_vec_tensor().matmul(&b).to_vec(), &want, k, 1.0);
+    // A narrowed (non-unit row stride) operand.
+    let wide = random::<f64>(&[m, k + 5], &mut rng);
+    let a = wide.narrow(1, 2, k);
+    let want = naive(&a.to_vec(), &b.to_vec(), 1, m, k, n);
+    assert_close(&a.matmul(&b).to_vec(), &want, k, 1.0);
+}
+
+#[test]
+fn batched_matmul_broadcasts_batch_dims() {
+    let mut rng = StdRng::seed_from_u64(3);
+    // [2, 1, 3, 4] x [5, 4, 2] -> [2, 5, 3, 2]
+    let a = random::<f64>(&[2, 1, 3, 4], &mut rng);
+    let b = random::<f64>(&[5, 4, 2], &mut rng);
+    let c = a.matmul(&b);
+    assert_eq!(c.shape(), &[2, 5, 3, 2]);
+    let a_full = as_f64(&a.broadcast_to(&[2, 5, 3, 4]));
+    let b_full = as_f64(&b.broadcast_to(&[2, 5, 4, 2]));
+    assert_close(&c.to_vec(), &naive(&a_full, &b_full, 10, 3, 4, 2), 4, 1.0);
+    // A matrix times a batch, and an empty batch.
+    let w = random::<f64>(&[4, 2], &mut rng);
+    let x = random::<f64>(&[6, 3, 4], &mut rng);
+    let want = naive(
+        &x.to_vec(),
+        &as_f64(&w.broadcast_to(&[6, 4, 2])),
+        6,
+        3,
+        4,
+        2,
+    );
+    assert_close(&x.matmul(&w).to_vec(), &want, 4, 1.0);
+    let empty = Tensor::<f64>::zeros(&[0, 3, 4]);
+    assert_eq!(empty.matmul(&w).shape(), &[0, 3, 2]);
+}
+
+#[test]
+fn vector_operands_follow_numpy() {
+    let m = Tensor::<f64>::from_vec(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]).unwrap();
+    let v = Tensor::<f64>::from_vec(vec![1.0, 0.0, -1.0], &[3]).unwrap();
+    let u = Tensor::<f64>::from_vec(vec![2.0, -1.0], &[2]).unwrap();
+    assert_eq!(m.matmul(&v).to_vec(), vec![-2.0, -2.0]); // [1-3, 4-6]
+    assert_eq!(m.matmul(&v).shape(), &[2]);
+    assert_eq!(u.matmul(&m).to_vec(), vec![-2.0, -1.0, 0.0]); // [2-4, 4-5, 6-6]
+    assert_eq!(v.matmul(&v).shape(), &[] as &[usize]);
+    assert_eq!(v.matmul(&v).item(), 2.0);
+}
+
+#[test]
+fn matmul_is_bit_identical_across_calls() {
+    let mut rng = StdRng::seed_from_u64(5);
+    let a = random::<f32>(&[300, 200], &mut rng);
+    let b = random::<f32>(&[200, 100], &mut rng);
+    assert_eq!(a.matmul(&b).to_vec(), a.matmul(&b).to_vec());
+}
+
+/// A contiguous copy through `to_vec`, to compare view and copy inputs.
+trait ToVecTensor {
+    fn to_vec_tensor(&self) -> Self;
+}
+
+impl ToVecTensor for Tensor<f64> {
+    fn to_vec_tensor(&self) -> Self {
+        Tensor::from_vec(self.to_vec(), self.shape()).expect("same length")
+    }
+}
