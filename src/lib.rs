@@ -3,9 +3,10 @@
 //! ## This crate
 //!
 //! A facade that re-exports the workspace's crates, so one dependency brings them all:
-//! [`tensor`] (tensors, ops and the graph). The [`prelude`] holds the names a training script
+//! [`tensor`] (tensors, ops and the graph) and [`nn`] (modules, layers, losses, checkpoints). The [`prelude`] holds the names a training script
 //! needs.
 
+pub use nn;
 pub use tensor;
 
 /// The names a training script needs.
@@ -17,5 +18,6 @@ pub use tensor;
 /// assert_eq!(y.backward().get(&x).unwrap().item(), 6.0);
 /// ```
 pub mod prelude {
+    pub use nn::{Activation, Dense, Mlp, Module, Reduction, Sequential};
     pub use tensor::{Gradients, Parameter, Tensor, TensorError, no_grad};
 }

@@ -33,6 +33,13 @@ pub trait Element:
 
     /// Converts to `f64` exactly.
     fn as_f64(self) -> f64;
+
+    /// Appends the little-endian bytes of this value (bit-exact, NaN payloads included).
+    fn extend_le_bytes(self, out: &mut Vec<u8>);
+
+    /// The value whose little-endian bytes are `bytes`, or `None` unless exactly
+    /// [`DType::size_in_bytes`] bytes are given.
+    fn from_le_slice(bytes: &[u8]) -> Option<Self>;
 }
 
 /// The type tag of an [`Element`].
@@ -78,6 +85,14 @@ impl Element for f32 {
     fn as_f64(self) -> f64 {
         f64::from(self)
     }
+
+    fn extend_le_bytes(self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.to_le_bytes());
+    }
+
+    fn from_le_slice(bytes: &[u8]) -> Option<Self> {
+        bytes.try_into().ok().map(f32::from_le_bytes)
+    }
 }
 
 impl Element for f64 {
@@ -89,6 +104,14 @@ impl Element for f64 {
 
     fn as_f64(self) -> f64 {
         self
+    }
+
+    fn extend_le_bytes(self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.to_le_bytes());
+    }
+
+    fn from_le_slice(bytes: &[u8]) -> Option<Self> {
+        bytes.try_into().ok().map(f64::from_le_bytes)
     }
 }
 

@@ -26,6 +26,10 @@
 //! Every operation that can fail has a `try_` form returning [`TensorError`]; the plain form
 //! and the operators panic with the same message at the caller's line.
 
+// Library code never unwraps: an error is returned, or an internal invariant is named in
+// an `expect("internal: ...")`.
+#![warn(clippy::unwrap_used)]
+
 mod backprop;
 mod display;
 mod element;

@@ -93,8 +93,20 @@ impl<T: Element> Tensor<T> {
     }
 
     /// `x²`, the same as `powf(2)`.
+    ///
+    /// # Panics
+    /// When the result cannot be allocated.
+    #[track_caller]
     pub fn square(&self) -> Tensor<T> {
-        self.powf(T::one() + T::one())
+        self.try_square().unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Fallible form of [`square`](Tensor::square).
+    ///
+    /// # Errors
+    /// When the result cannot be allocated.
+    pub fn try_square(&self) -> Result<Tensor<T>> {
+        self.try_powf(T::one() + T::one())
     }
 
     /// Each element limited to `[min, max]`; NaN stays NaN. Derivative: 1 inside the range

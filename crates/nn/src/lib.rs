@@ -1,0 +1,45 @@
+//! Neural-network building blocks on top of the `tensor` crate: the [`Module`] trait,
+//! [`Dense`] layers (sigmoid by default) and [`Mlp`]s, [`Sequential`], activations,
+//! initialisation schemes ([`init`]), losses, and safetensors checkpoints.
+//!
+//! ```
+//! use nn::{Activation, Mlp, Module, mse_loss};
+//! use rand::SeedableRng;
+//! use tensor::{Tensor, no_grad};
+//!
+//! let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+//! let model = Mlp::<f32>::new(&[2, 4, 1], Activation::Sigmoid, &mut rng);
+//! let x = Tensor::from_vec(vec![0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0], &[4, 2])?;
+//! let y = Tensor::from_vec(vec![0.0, 1.0, 1.0, 0.0], &[4, 1])?;
+//!
+//! // One step of gradient descent, by hand (the optim crate does this for you).
+//! let loss = mse_loss(&model.forward(&x), &y);
+//! let grads = loss.backward();
+//! for p in model.parameters() {
+//!     let g = grads.get(&p).expect("every parameter is used").to_vec();
+//!     p.update(|w| w.iter_mut().zip(&g).for_each(|(w, g)| *w -= 0.5 * g));
+//! }
+//! let after = no_grad(|| mse_loss(&model.forward(&x), &y));
+//! assert!(after.item() < loss.item());
+//! # Ok::<(), tensor::TensorError>(())
+//! ```
+
+// Library code never unwraps: an error is returned, or an internal invariant is named in
+// an `expect("internal: ...")`.
+#![warn(clippy::unwrap_used)]
+
+mod activation;
+mod checkpoint;
+mod dense;
+pub mod init;
+mod loss;
+mod module;
+
+pub use activation::Activation;
+pub use checkpoint::{CheckpointError, Mismatch, load, save};
+pub use dense::{Dense, Mlp};
+pub use loss::{
+    Reduction, bce_loss, bce_with_logits_loss, cross_entropy, mse_loss, try_bce_loss,
+    try_bce_with_logits_loss, try_cross_entropy, try_mse_loss,
+};
+pub use module::{Module, Sequential};

@@ -1,0 +1,134 @@
+//! The `Module` trait and `Sequential`.
+//!
+//! ```
+//! use nn::{Activation, Dense, Module, Sequential};
+//! use rand::SeedableRng;
+//! let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+//! let model = Sequential::<f32>::new()
+//!     .push(Dense::new(4, 8, Activation::Relu, &mut rng))
+//!     .push(Dense::new(8, 1, Activation::Sigmoid, &mut rng));
+//! let names: Vec<String> = model.named_parameters().into_iter().map(|(n, _)| n).collect();
+//! assert_eq!(names, ["0.weight", "0.bias", "1.weight", "1.bias"]);
+//! let y = model.forward(&tensor::Tensor::zeros(&[3, 4]));
+//! assert_eq!(y.shape(), &[3, 1]);
+//! ```
+
+use tensor::{Element, Parameter, Result, Tensor};
+
+/// A differentiable function with trainable parameters. Object-safe, so layers of different
+/// types can be boxed together ([`Sequential`]).
+pub trait Module<T: Element = f32>: Send + Sync {
+    /// The output for a batch `x`.
+    ///
+    /// # Errors
+    /// When `x` has a shape the module does not accept, or memory runs out.
+    fn try_forward(&self, x: &Tensor<T>) -> Result<Tensor<T>>;
+
+    /// The output for a batch `x`.
+    ///
+    /// # Panics
+    /// As [`try_forward`](Module::try_forward) fails.
+    #[track_caller]
+    fn forward(&self, x: &Tensor<T>) -> Tensor<T> {
+        self.try_forward(x).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Every trainable parameter with its path: `"weight"`, or `"0.bias"` inside a container.
+    /// The names key checkpoints, so they are stable for a given architecture.
+    fn named_parameters(&self) -> Vec<(String, Parameter<T>)>;
+
+    /// Every trainable parameter (shared handles: an optimizer holding them updates the
+    /// module).
+    fn parameters(&self) -> Vec<Parameter<T>> {
+        self.named_parameters()
+            .into_iter()
+            .map(|(_, p)| p)
+            .collect()
+    }
+
+    /// The number of trainable scalars.
+    fn num_parameters(&self) -> usize {
+        self.parameters().iter().map(Parameter::numel).sum()
+    }
+}
+
+impl<T: Element, M: Module<T> + ?Sized> Module<T> for Box<M> {
+    fn try_forward(&self, x: &Tensor<T>) -> Result<Tensor<T>> {
+        (**self).try_forward(x)
+    }
+
+    fn named_parameters(&self) -> Vec<(String, Parameter<T>)> {
+        (**self).named_parameters()
+    }
+}
+
+/// Modules applied one after the other. Parameters are named `"<index>.<name>"`.
+pub struct Sequential<T: Element = f32> {
+    layers: Vec<Box<dyn Module<T>>>,
+}
+
+impl<T: Element> Default for Sequential<T> {
+    fn default() -> Self {
+        Sequential { layers: Vec::new() }
+    }
+}
+
+impl<T: Element> Sequential<T> {
+    /// An empty sequence (the identity function).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// This sequence with `layer` appended.
+    #[must_use]
+    pub fn push(mut self, layer: impl Module<T> + 'static) -> Self {
+        self.layers.push(Box::new(layer));
+        self
+    }
+
+    /// Appends a boxed layer.
+    pub fn add(&mut self, layer: Box<dyn Module<T>>) {
+        self.layers.push(layer);
+    }
+
+    /// The number of layers.
+    pub fn len(&self) -> usize {
+        self.layers.len()
+    }
+
+    /// Whether there are no layers.
+    pub fn is_empty(&self) -> bool {
+        self.layers.is_empty()
+    }
+
+    /// The layers, in order.
+    pub fn layers(&self) -> &[Box<dyn Module<T>>] {
+        &self.layers
+    }
+}
+
+impl<T: Element> Module<T> for Sequential<T> {
+    fn try_forward(&self, x: &Tensor<T>) -> Result<Tensor<T>> {
+        self.layers
+            .iter()
+            .try_fold(x.clone(), |h, layer| layer.try_forward(&h))
+    }
+
+    fn named_parameters(&self) -> Vec<(String, Parameter<T>)> {
+        prefixed(self.layers.iter().map(|layer| layer.named_parameters()))
+    }
+}
+
+/// The parameters of numbered children, each name prefixed by its child's index.
+pub(crate) fn prefixed<T: Element>(
+    children: impl Iterator<Item = Vec<(String, Parameter<T>)>>,
+) -> Vec<(String, Parameter<T>)> {
+    children
+        .enumerate()
+        .flat_map(|(i, named)| {
+            named
+                .into_iter()
+                .map(move |(name, p)| (format!("{i}.{name}"), p))
+        })
+        .collect()
+}
