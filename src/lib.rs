@@ -3,10 +3,12 @@
 //! ## This crate
 //!
 //! A facade that re-exports the workspace's crates, so one dependency brings them all:
-//! [`tensor`] (tensors, ops and the graph) and [`nn`] (modules, layers, losses, checkpoints). The [`prelude`] holds the names a training script
+//! [`tensor`] (tensors, ops and the graph) [`nn`] (modules, layers, losses, checkpoints) and [`optim`] (optimizers, clipping,
+//! schedules). The [`prelude`] holds the names a training script
 //! needs.
 
 pub use nn;
+pub use optim;
 pub use tensor;
 
 /// The names a training script needs.
@@ -19,5 +21,6 @@ pub use tensor;
 /// ```
 pub mod prelude {
     pub use nn::{Activation, Dense, Mlp, Module, Reduction, Sequential};
+    pub use optim::{Adam, AdamW, Optimizer, Sgd};
     pub use tensor::{Gradients, Parameter, Tensor, TensorError, no_grad};
 }

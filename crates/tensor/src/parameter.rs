@@ -93,6 +93,11 @@ impl<T: Element> Parameter<T> {
         self.read().shape().to_vec()
     }
 
+    /// Whether the value has `shape` (no allocation, unlike comparing [`shape`](Self::shape)).
+    pub fn has_shape(&self, shape: &[usize]) -> bool {
+        self.read().shape() == shape
+    }
+
     /// The number of elements.
     pub fn numel(&self) -> usize {
         self.read().numel()

@@ -9,7 +9,7 @@ use rand::distr::{Distribution, Uniform};
 use crate::element::{DType, Element};
 use crate::error::{Result, TensorError};
 use crate::kernels::{self, Strided};
-use crate::layout::Layout;
+use crate::layout::{Layout, for_each_run};
 use crate::mode::is_grad_enabled;
 use crate::ops::Op;
 use crate::shape::checked_numel;
@@ -436,6 +436,29 @@ impl<T: Element> Tensor<T> {
             // memory only for a broadcast view; report it like any allocation failure.
             Err(e) => panic!("{e}"),
         }
+    }
+
+    /// Calls `f(i, value)` for every element in row-major order, reading through the layout:
+    /// no copy, no allocation (an optimizer step reads gradients this way).
+    ///
+    /// ```
+    /// use tensor::Tensor;
+    /// let t = Tensor::<f32>::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 2])?.t();
+    /// let mut seen = Vec::new();
+    /// t.for_each_value(|i, v| seen.push((i, v)));
+    /// assert_eq!(seen, vec![(0, 1.0), (1, 3.0), (2, 2.0), (3, 4.0)]);
+    /// # Ok::<(), tensor::TensorError>(())
+    /// ```
+    pub fn for_each_value(&self, mut f: impl FnMut(usize, T)) {
+        let data = &self.inner.storage;
+        let layout = &self.inner.layout;
+        let mut i = 0;
+        for_each_run(layout.shape(), [layout], |[offset], len, [step]| {
+            for k in 0..len {
+                f(i + k, data[offset + k * step]);
+            }
+            i += len;
+        });
     }
 
     /// The value of a one-element tensor.
