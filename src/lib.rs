@@ -22,5 +22,6 @@ pub use tensor;
 pub mod prelude {
     pub use nn::{Activation, Dense, Mlp, Module, Reduction, Sequential};
     pub use optim::{Adam, AdamW, Optimizer, Sgd};
+    pub use tensor::Element;
     pub use tensor::{Gradients, Parameter, Tensor, TensorError, no_grad};
 }

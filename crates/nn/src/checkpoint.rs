@@ -207,11 +207,51 @@ pub fn save<T: Element, M: Module<T> + ?Sized>(
     model: &M,
     path: impl AsRef<Path>,
 ) -> Result<(), CheckpointError> {
-    let bytes = encode(model)?;
+    save_with_metadata(model, path, &[])
+}
+
+/// As [`save`], also storing `metadata` (string pairs: a configuration, feature statistics,
+/// a version) in the file's header, where [`read_metadata`] finds them.
+///
+/// # Errors
+/// As [`save`].
+pub fn save_with_metadata<T: Element, M: Module<T> + ?Sized>(
+    model: &M,
+    path: impl AsRef<Path>,
+    metadata: &[(&str, &str)],
+) -> Result<(), CheckpointError> {
+    let bytes = encode(model, metadata)?;
     write_atomically(path.as_ref(), &bytes, |file, bytes| file.write_all(bytes))
 }
 
-fn encode<T: Element, M: Module<T> + ?Sized>(model: &M) -> Result<Vec<u8>, CheckpointError> {
+/// The metadata stored by [`save_with_metadata`] (empty when there is none).
+///
+/// # Errors
+/// When the file cannot be read or is not valid safetensors.
+pub fn read_metadata(path: impl AsRef<Path>) -> Result<BTreeMap<String, String>, CheckpointError> {
+    let path = path.as_ref();
+    let bytes = std::fs::read(path).map_err(|source| CheckpointError::Io {
+        action: "read",
+        path: path.to_path_buf(),
+        source,
+    })?;
+    // Parses and validates the whole file, not only the header.
+    let (_, header) = SafeTensors::read_metadata(&bytes).map_err(|e| CheckpointError::Format {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    Ok(header
+        .metadata()
+        .iter()
+        .flat_map(|map| map.iter())
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect())
+}
+
+fn encode<T: Element, M: Module<T> + ?Sized>(
+    model: &M,
+    metadata: &[(&str, &str)],
+) -> Result<Vec<u8>, CheckpointError> {
     let mut tensors = BTreeMap::new();
     for (name, param) in model.named_parameters() {
         let value = param.tensor();
@@ -228,7 +268,14 @@ fn encode<T: Element, M: Module<T> + ?Sized>(model: &M) -> Result<Vec<u8>, Check
             return Err(CheckpointError::DuplicateName { name });
         }
     }
-    safetensors::tensor::serialize(tensors.iter(), None).map_err(|e| CheckpointError::Format {
+    // Built by `collect`, so it is whichever map type the safetensors build uses.
+    let metadata = (!metadata.is_empty()).then(|| {
+        metadata
+            .iter()
+            .map(|&(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    });
+    safetensors::tensor::serialize(tensors.iter(), metadata).map_err(|e| CheckpointError::Format {
         path: PathBuf::new(),
         message: format!("cannot serialise: {e}"),
     })

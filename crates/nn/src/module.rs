@@ -52,6 +52,16 @@ pub trait Module<T: Element = f32>: Send + Sync {
     }
 }
 
+impl<T: Element, M: Module<T> + ?Sized> Module<T> for &M {
+    fn try_forward(&self, x: &Tensor<T>) -> Result<Tensor<T>> {
+        (**self).try_forward(x)
+    }
+
+    fn named_parameters(&self) -> Vec<(String, Parameter<T>)> {
+        (**self).named_parameters()
+    }
+}
+
 impl<T: Element, M: Module<T> + ?Sized> Module<T> for Box<M> {
     fn try_forward(&self, x: &Tensor<T>) -> Result<Tensor<T>> {
         (**self).try_forward(x)

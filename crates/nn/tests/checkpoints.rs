@@ -77,6 +77,20 @@ fn save_then_load_is_bit_exact_for_f32_and_f64() {
 }
 
 #[test]
+fn metadata_is_stored_beside_the_tensors() {
+    let dir = Scratch::new("metadata");
+    let path = dir.path("model.safetensors");
+    let m = model::<f64>(&[2, 3, 1], 1);
+    nn::save_with_metadata(&m, &path, &[("hidden", "3"), ("mean", "0.5,1.5")]).unwrap();
+    let meta = nn::read_metadata(&path).unwrap();
+    assert_eq!(meta.get("hidden").map(String::as_str), Some("3"));
+    assert_eq!(meta.get("mean").map(String::as_str), Some("0.5,1.5"));
+    nn::load(&model::<f64>(&[2, 3, 1], 2), &path).unwrap();
+    nn::save(&m, &path).unwrap();
+    assert!(nn::read_metadata(&path).unwrap().is_empty());
+}
+
+#[test]
 fn loading_into_another_architecture_lists_every_mismatch() {
     let dir = Scratch::new("mismatch");
     let path = dir.path("model.safetensors");

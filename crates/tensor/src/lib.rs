@@ -36,6 +36,7 @@ mod element;
 mod error;
 mod gradcheck;
 mod gradients;
+pub mod graph;
 mod kernels;
 mod layout;
 mod mode;

@@ -1,0 +1,173 @@
+//! Every example runs, in a short mode where it has one, and its files and key numbers are
+//! checked, so no example can rot unnoticed. Each is run through `cargo run` (the test build
+//! has already compiled the examples, so this only starts them).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Runs `cargo run --example name -- args`, returning stdout; panics with stderr on failure.
+fn run(name: &str, args: &[&str]) -> String {
+    let output = Command::new(env!("CARGO"))
+        .args(["run", "--quiet", "--example", name, "--"])
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("cargo runs");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "example {name} {args:?} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+/// A fresh, empty folder for one test's files.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("surefire-example-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir is writable");
+    dir
+}
+
+fn assert_valid_svg(path: &Path) {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let doc = roxmltree::Document::parse(&text)
+        .unwrap_or_else(|e| panic!("{} is not XML: {e}", path.display()));
+    assert_eq!(doc.root_element().tag_name().name(), "svg");
+    assert!(
+        doc.descendants()
+            .filter(|n| n.has_tag_name("polyline") || n.has_tag_name("path"))
+            .count()
+            >= 2
+    );
+}
+
+/// The number after `label` on the line that contains it.
+fn number_after(text: &str, label: &str) -> f64 {
+    let line = text
+        .lines()
+        .find(|l| l.contains(label))
+        .unwrap_or_else(|| panic!("no line with {label:?} in:\n{text}"));
+    let rest = &line[line.find(label).expect("found above") + label.len()..];
+    let token = rest.split_whitespace().next().expect("a number follows");
+    token
+        .trim_end_matches('%')
+        .parse()
+        .unwrap_or_else(|_| panic!("{token:?} in {line:?}"))
+}
+
+#[test]
+fn sigmoid_plot_writes_a_valid_svg_and_png() {
+    let dir = scratch("sigmoid");
+    let out = run(
+        "sigmoid_plot",
+        &["--out", dir.to_str().expect("utf-8 path")],
+    );
+    // The example checks sigmoid(0) = 0.5, the monotone curve, the 0.25 peak and s(1 - s) to
+    // 1e-6 itself and fails otherwise; its report states them.
+    assert!(
+        out.contains("sigmoid(0) = 0.5, its derivative there (by backward) = 0.25"),
+        "{out}"
+    );
+    assert!(
+        out.contains("the largest derivative on the grid is 0.249842"),
+        "{out}"
+    );
+    assert_valid_svg(&dir.join("sigmoid.svg"));
+    let decoder = png::Decoder::new(std::io::BufReader::new(
+        std::fs::File::open(dir.join("sigmoid.png")).expect("png written"),
+    ));
+    let mut reader = decoder.read_info().expect("a PNG header");
+    let mut pixels = vec![0; reader.output_buffer_size()];
+    let frame = reader.next_frame(&mut pixels).expect("the image decodes");
+    assert_eq!((frame.width, frame.height), (800, 500));
+    // Not blank: the curves are drawn in colour on white.
+    assert!(
+        pixels[..frame.buffer_size()]
+            .chunks(3)
+            .any(|px| px[0] > 200 && px[1] < 80 && px[2] < 80),
+        "red pixels"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn xor_learns_all_four_cases() {
+    let out = run("xor", &[]);
+    assert!(out.contains("4/4 correct"), "{out}");
+}
+
+#[test]
+fn higher_order_newton_converges_and_beats_gradient_descent() {
+    let out = run("higher_order", &["--gd-steps", "500"]);
+    assert!(out.contains("converged in"), "{out}");
+    let iterations = number_after(&out, "converged in");
+    assert!(iterations < 50.0, "{out}");
+}
+
+#[test]
+fn breast_cancer_mlp_reaches_93_percent() {
+    let out = run("breast_cancer", &[]);
+    let line = |name: &str| {
+        out.lines()
+            .find(|l| l.contains(name))
+            .unwrap_or_else(|| panic!("{out}"))
+            .to_string()
+    };
+    let test_accuracy = |line: String| -> f64 {
+        line.split_whitespace()
+            .last()
+            .expect("columns")
+            .parse()
+            .expect("a number")
+    };
+    let mlp = test_accuracy(line("MLP 30-16-1"));
+    let baseline = test_accuracy(line("logistic regression"));
+    assert!(mlp >= 0.93, "MLP test accuracy {mlp}\n{out}");
+    assert!(baseline >= 0.90, "baseline test accuracy {baseline}\n{out}");
+}
+
+#[test]
+fn lung_disease_trains_near_the_ceiling_saves_and_predicts() {
+    let dir = scratch("lung");
+    let path = dir.to_str().expect("utf-8 path");
+    let out = run("lung_disease", &["--out", path, "--graph"]);
+    let gap = number_after(&out, "gap to the ceiling");
+    assert!(gap <= 2.0, "accuracy gap to the rule {gap} points\n{out}");
+    assert!(number_after(&out, "network") > 75.0, "{out}");
+    // The tutorial's young non-smoker is near zero, the older smoker with history is high.
+    let ana = number_after(&out, "clean countryside, no family history");
+    assert!(ana < 5.0, "{out}");
+    let david = number_after(&out, "30 cigarettes a day, polluted city, family history");
+    assert!(david > 80.0, "{out}");
+    assert_valid_svg(&dir.join("lung_disease_loss.svg"));
+    let dot = std::fs::read_to_string(dir.join("lung_disease_graph.dot")).expect("graph written");
+    assert!(
+        dot.contains("0.weight") && dot.contains("matmul") && dot.contains("sigmoid"),
+        "{dot}"
+    );
+    // The saved model answers for one person.
+    let answer = run("lung_disease", &["--out", path, "--predict", "25,0,1,0"]);
+    assert!(
+        number_after(&answer, "predicted chance of lung disease") < 5.0,
+        "{answer}"
+    );
+    // Two runs print the same numbers.
+    let again = run("lung_disease", &["--out", path, "--graph"]);
+    assert_eq!(out, again);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn autodiff_basics_matches_finite_differences() {
+    let out = run("autodiff_basics", &[]);
+    assert!(
+        out.contains("finite differences: [0.341843, 0.443426, 0.499069]"),
+        "{out}"
+    );
+    assert!(
+        out.contains("finite differences of the gradient: [0.208435, 0.298315, 0.206504]"),
+        "{out}"
+    );
+}
