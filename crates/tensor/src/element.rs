@@ -115,8 +115,49 @@ impl Element for f64 {
     }
 }
 
-mod private {
-    pub trait Sealed {}
-    impl Sealed for f32 {}
-    impl Sealed for f64 {}
+/// The gemm project's matmul kernel for one element type: `dst = alpha * dst + beta * lhs ·
+/// rhs` (note the order of `alpha` and `beta`), each matrix given by a pointer and its column
+/// and row strides, then conjugation flags and the threading.
+pub(crate) type GemmFn<T> = unsafe fn(
+    usize,
+    usize,
+    usize,
+    *mut T,
+    isize,
+    isize,
+    bool,
+    *const T,
+    isize,
+    isize,
+    *const T,
+    isize,
+    isize,
+    T,
+    T,
+    bool,
+    bool,
+    bool,
+    gemm_common::Parallelism,
+);
+
+pub(crate) mod private {
+    use super::GemmFn;
+
+    /// Seals [`Element`](super::Element) and carries what only this crate may use.
+    pub trait Sealed: Sized {
+        /// The best matmul kernel for this CPU (chosen once, at first use).
+        fn gemm_fn() -> GemmFn<Self>;
+    }
+
+    impl Sealed for f32 {
+        fn gemm_fn() -> GemmFn<Self> {
+            gemm_f32::gemm::f32::get_gemm_fn()
+        }
+    }
+
+    impl Sealed for f64 {
+        fn gemm_fn() -> GemmFn<Self> {
+            gemm_f64::gemm::f64::get_gemm_fn()
+        }
+    }
 }

@@ -1,7 +1,7 @@
-//! Matrix multiplication through the `gemm` crate.
+//! Matrix multiplication through the gemm project's kernels (`gemm-f32`, `gemm-f64`).
 //!
-//! `gemm` takes a row and a column stride for each operand, so transposed and broadcast views
-//! are passed as they are: no operand is ever copied into a contiguous buffer. It splits the
+//! They take a row and a column stride for each operand, so transposed and broadcast views
+//! are passed as they are: no operand is ever copied into a contiguous buffer. They split the
 //! work over threads by blocks of the output only (the depth loop stays sequential), so the
 //! result is bit-identical whatever the number of threads.
 #![allow(unsafe_code)]
@@ -10,6 +10,9 @@ use super::{Strided, alloc};
 use crate::element::Element;
 use crate::error::Result;
 use crate::layout::for_each_run;
+
+/// One matrix for the kernel: its first element and its column and row strides.
+type Operand<T> = (*const T, isize, isize);
 
 /// `lhs · rhs` for `lhs: [..batch, m, k]` and `rhs: [..batch, k, n]` with equal batch
 /// dimensions, as a row-major `[..batch, m, n]` buffer.
@@ -25,14 +28,12 @@ pub(crate) fn matmul<T: Element>(
         lhs.shape()[rank - 1],
         rhs.shape()[rank - 1],
     );
-    let (lhs_rs, lhs_cs) = (
-        lhs.layout.strides()[rank - 2],
-        lhs.layout.strides()[rank - 1],
-    );
-    let (rhs_rs, rhs_cs) = (
-        rhs.layout.strides()[rank - 2],
-        rhs.layout.strides()[rank - 1],
-    );
+    let strides = |s: &Strided<'_, T>| {
+        let st = s.layout.strides();
+        // Strides address elements of an allocated slice, so they fit in isize.
+        (st[rank - 1] as isize, st[rank - 2] as isize)
+    };
+    let ((lhs_cs, lhs_rs), (rhs_cs, rhs_rs)) = (strides(&lhs), strides(&rhs));
     let batch = lhs.layout.leading(rank - 2);
     let rhs_batch = rhs.layout.leading(rank - 2);
     let len = batch.numel() * m * n;
@@ -48,6 +49,7 @@ pub(crate) fn matmul<T: Element>(
         inside(&lhs) && inside(&rhs),
         "internal: matmul operand layout outside its storage"
     );
+    let kernel = T::gemm_fn();
     let mut dst_blocks = out.chunks_exact_mut(m * n);
     for_each_run(
         batch.shape(),
@@ -58,34 +60,44 @@ pub(crate) fn matmul<T: Element>(
                     .next()
                     .expect("internal: one output block per batch entry");
                 let (lo, ro) = (lo + i * ls, ro + i * rs);
-                // SAFETY: `dst` is an exclusively borrowed block of exactly m * n elements, written
-                // row-major with row stride n and column stride 1. The operands are read at
-                // `offset + row * row_stride + col * col_stride` for rows and columns inside their
-                // shapes; the layout invariant (every addressed offset lies inside the storage)
-                // keeps those reads inside `lhs.data` and `rhs.data` (asserted above). Strides fit in isize because
-                // they address elements of an allocated slice. `dst` does not alias the operands,
-                // which are shared borrows.
+                let a: Operand<T> = (lhs.data[lo..].as_ptr(), lhs_cs, lhs_rs);
+                let b: Operand<T> = (rhs.data[ro..].as_ptr(), rhs_cs, rhs_rs);
+                // The kernels prefer a column-major destination, so a row-major C with more than
+                // one column is computed as the column-major Cᵀ = Bᵀ Aᵀ, as gemm's front end does.
+                let swap = |(p, cs, rs): Operand<T>| (p, rs, cs);
+                let (m, n, dst_cs, dst_rs, a, b) = if n > 1 {
+                    (n, m, n as isize, 1, swap(b), swap(a))
+                } else {
+                    (m, n, 1, n as isize, a, b)
+                };
+                // SAFETY: `dst` is an exclusively borrowed block of exactly m * n elements, and
+                // (dst_cs, dst_rs) address it row-major (or, swapped, its transpose column-major).
+                // Each operand is read at `start + col * cs + row * rs` for rows and columns inside
+                // its shape; the layout invariant asserted above keeps those reads inside
+                // `lhs.data` and `rhs.data`. No stride is negative. `dst` does not alias the
+                // operands, which are shared borrows. `alpha = 0` with `read_dst = false` makes
+                // dst = lhs · rhs.
                 unsafe {
-                    gemm::gemm(
+                    kernel(
                         m,
                         n,
                         k,
                         dst.as_mut_ptr(),
-                        1,
-                        n as isize,
+                        dst_cs,
+                        dst_rs,
                         false,
-                        lhs.data.as_ptr().add(lo),
-                        lhs_cs as isize,
-                        lhs_rs as isize,
-                        rhs.data.as_ptr().add(ro),
-                        rhs_cs as isize,
-                        rhs_rs as isize,
+                        a.0,
+                        a.1,
+                        a.2,
+                        b.0,
+                        b.1,
+                        b.2,
                         T::zero(),
                         T::one(),
                         false,
                         false,
                         false,
-                        gemm::Parallelism::Rayon(0),
+                        gemm_common::Parallelism::Rayon(0),
                     );
                 }
             }
