@@ -1,0 +1,79 @@
+//! Criterion benchmarks of the performance issue's workloads (`cargo bench`): matmul sizes
+//! (W1), training steps of three networks (W2–W4), elementwise ops contiguous and broadcast,
+//! reductions, and backward alone. `cargo run --release --example perf_report` prints the
+//! same workloads as ratios against the gemm kernel measured in the same process.
+
+mod common;
+
+use std::hint::black_box;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use surefire::tensor::Tensor;
+
+fn w1_matmul(c: &mut Criterion) {
+    let mut group = c.benchmark_group("w1_matmul");
+    let mut rng = StdRng::seed_from_u64(1);
+    for n in [64usize, 256, 1024] {
+        let a = Tensor::<f32>::rand_uniform(&[n, n], -1.0, 1.0, &mut rng);
+        let b = Tensor::<f32>::rand_uniform(&[n, n], -1.0, 1.0, &mut rng);
+        group.bench_function(n.to_string(), |bench| {
+            bench.iter(|| black_box(a.matmul(&b)))
+        });
+    }
+    group.finish();
+}
+
+fn training_steps(c: &mut Criterion) {
+    let mut w2 = common::w2();
+    c.bench_function("w2_mlp_step", |b| b.iter(|| black_box(w2.step())));
+    let mut w3 = common::w3();
+    c.bench_function("w3_neuron_step", |b| b.iter(|| black_box(w3.step())));
+    let mut group = c.benchmark_group("w4");
+    group.sample_size(20);
+    let mut w4 = common::w4();
+    group.bench_function("w4_wide_step", |b| b.iter(|| black_box(w4.step())));
+    group.finish();
+    let w2 = common::w2();
+    c.bench_function("backward/w2", |b| b.iter(|| black_box(w2.backward_only())));
+}
+
+fn elementwise_and_reductions(c: &mut Criterion) {
+    let mut rng = StdRng::seed_from_u64(5);
+    let x = Tensor::<f32>::rand_uniform(&[1024, 1024], -1.0, 1.0, &mut rng);
+    let y = Tensor::<f32>::rand_uniform(&[1024, 1024], -1.0, 1.0, &mut rng);
+    let row = Tensor::<f32>::rand_uniform(&[1024], -1.0, 1.0, &mut rng);
+    c.bench_function("elementwise/add_contiguous_1m", |b| {
+        b.iter(|| black_box(&x + &y))
+    });
+    c.bench_function("elementwise/add_broadcast_row_1m", |b| {
+        b.iter(|| black_box(&x + &row))
+    });
+    c.bench_function("elementwise/sigmoid_1m", |b| {
+        b.iter(|| black_box(x.sigmoid()))
+    });
+    c.bench_function("elementwise/add_transposed_1m", |b| {
+        b.iter(|| black_box(&x.t() + &y))
+    });
+    c.bench_function("reduce/sum_1m", |b| b.iter(|| black_box(x.sum())));
+    c.bench_function("reduce/sum_dim0_1m", |b| {
+        b.iter(|| black_box(x.sum_dim(0, false)))
+    });
+    c.bench_function("reduce/sum_dim1_1m", |b| {
+        b.iter(|| black_box(x.sum_dim(1, false)))
+    });
+    c.bench_function("reduce/log_softmax_1m", |b| {
+        b.iter(|| black_box(x.log_softmax(1)))
+    });
+    let tiny = Tensor::<f32>::rand_uniform(&[4], -1.0, 1.0, &mut rng);
+    c.bench_function("tiny/mul_4", |b| b.iter(|| black_box(&tiny * &tiny)));
+}
+
+criterion_group!(
+    benches,
+    w1_matmul,
+    training_steps,
+    elementwise_and_reductions
+);
+criterion_main!(benches);
