@@ -76,7 +76,9 @@ fn train(model: &impl Module, data: &Split, epochs: usize) -> f32 {
     for _ in 0..epochs {
         let loss = bce_loss(&model.forward(&data.x_train), &data.y_train);
         last = loss.item();
-        opt.step(&loss.backward());
+        let grads = loss.backward();
+        drop(loss); // the graph goes before the step, so the update is in place
+        opt.step(&grads);
     }
     last
 }

@@ -158,8 +158,8 @@ fn run() -> Result<(), Box<dyn Error>> {
     let mut opt = Sgd::new(vec![point.clone()], 1e-3);
     let mut report = 1;
     for step in 1..=gd_steps {
-        let f = rosenbrock(&point.tensor())?;
-        opt.step(&f.try_backward()?);
+        let grads = rosenbrock(&point.tensor())?.try_backward()?;
+        opt.step(&grads);
         if step == report || step == gd_steps {
             let q = point.tensor().to_vec();
             let f = rosenbrock(&point.tensor())?.item();

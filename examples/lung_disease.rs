@@ -414,11 +414,14 @@ fn fit(
     for epoch in 1..=o.epochs {
         order.shuffle(rng);
         for batch in order.chunks(o.batch) {
-            let loss = mse_loss(
-                &model.forward(&x_train.index_select(0, batch)),
-                &y_train.index_select(0, batch),
+            let (x, y) = (
+                x_train.index_select(0, batch),
+                y_train.index_select(0, batch),
             );
-            opt.step(&loss.backward());
+            // The loss is a temporary: its graph is gone before the step, so the parameters
+            // are updated in place instead of copied.
+            let grads = mse_loss(&model.forward(&x), &y).backward();
+            opt.step(&grads);
         }
         curves.train.push(evaluate(x_train, y_train));
         curves.test.push(evaluate(x_test, y_test));

@@ -35,7 +35,9 @@ fn run() -> Result<(), Box<dyn Error>> {
             println!("epoch {epoch:>5}  loss {:.6}", loss.item());
         }
         if epoch < epochs {
-            opt.step(&loss.backward());
+            let grads = loss.backward();
+            drop(loss); // the graph goes before the step, so the update is in place
+            opt.step(&grads);
         }
     }
 

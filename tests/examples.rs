@@ -144,7 +144,7 @@ fn lung_disease_trains_near_the_ceiling_saves_and_predicts() {
     assert_valid_svg(&dir.join("lung_disease_loss.svg"));
     let dot = std::fs::read_to_string(dir.join("lung_disease_graph.dot")).expect("graph written");
     assert!(
-        dot.contains("0.weight") && dot.contains("matmul") && dot.contains("sigmoid"),
+        dot.contains("0.weight") && dot.contains("linear") && dot.contains("sigmoid"),
         "{dot}"
     );
     // The saved model answers for one person.

@@ -66,12 +66,15 @@ impl MlpStep {
         }
     }
 
-    /// One training step; returns the loss before the update.
+    /// One training step; returns the loss before the update. The loss and its graph are
+    /// dropped before the update, so the parameters are updated in place.
     pub fn step(&mut self) -> f32 {
-        let loss = mse_loss(&self.model.forward(&self.x), &self.y);
-        let grads = loss.backward();
+        let (value, grads) = {
+            let loss = mse_loss(&self.model.forward(&self.x), &self.y);
+            (loss.item(), loss.backward())
+        };
         self.opt.step(&grads);
-        loss.item()
+        value
     }
 
     /// Forward and backward only (no update).

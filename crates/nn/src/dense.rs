@@ -180,11 +180,9 @@ impl<T: Element> Module<T> for Dense<T> {
                 ),
             });
         }
-        let mut z = x.try_matmul(&weight)?;
-        if let Some(bias) = &self.bias {
-            z = z.try_add(&bias.tensor())?;
-        }
-        self.activation.apply(&z)
+        let bias = self.bias.as_ref().map(Parameter::tensor);
+        self.activation
+            .apply(&x.try_linear(&weight, bias.as_ref())?)
     }
 
     fn named_parameters(&self) -> Vec<(String, Parameter<T>)> {

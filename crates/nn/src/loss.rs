@@ -72,7 +72,11 @@ pub fn try_mse_loss<T: Element>(
     reduction: Reduction,
 ) -> Result<Tensor<T>> {
     same_shape("mse_loss", pred, target)?;
-    reduce(pred.try_sub(target)?.try_square()?, reduction)
+    match reduction {
+        // One fused op, the same value bit for bit.
+        Reduction::Mean => pred.try_mse(target),
+        Reduction::Sum | Reduction::None => reduce(pred.try_sub(target)?.try_square()?, reduction),
+    }
 }
 
 /// Binary cross-entropy of probabilities: `mean(-(t ln p + (1 - t) ln(1 - p)))`.

@@ -56,15 +56,20 @@ impl<T: Element> Core<T> {
     fn step(&mut self, grads: &Gradients<T>) {
         let (beta1, beta2) = self.betas;
         let cast = T::of_f64;
-        let (b1, b2, one_minus_b1, one_minus_b2) = (
-            cast(beta1),
-            cast(beta2),
-            cast(1.0 - beta1),
-            cast(1.0 - beta2),
-        );
-        let (eps, weight_decay) = (cast(self.eps), cast(self.weight_decay));
-        let decay_factor = cast(1.0 - self.lr * self.weight_decay);
-        let (amsgrad, maximize, decoupled) = (self.amsgrad, self.maximize, self.decoupled);
+        let mut update = Update {
+            beta1: cast(beta1),
+            beta2: cast(beta2),
+            one_minus_beta1: cast(1.0 - beta1),
+            one_minus_beta2: cast(1.0 - beta2),
+            eps: cast(self.eps),
+            weight_decay: cast(self.weight_decay),
+            decay_factor: cast(1.0 - self.lr * self.weight_decay),
+            step_size: T::zero(),
+            bias_correction2_sqrt: T::one(),
+            maximize: self.maximize,
+            decoupled: self.decoupled,
+        };
+        let amsgrad = self.amsgrad;
         for param in &self.params {
             let Some(grad) = grads.get(param) else {
                 continue;
@@ -74,41 +79,84 @@ impl<T: Element> Core<T> {
             state.step += 1;
             // Scalars in f64, as PyTorch computes them in Python floats.
             let t = state.step as f64;
-            let bias_correction1 = 1.0 - beta1.powf(t);
-            let bias_correction2_sqrt = (1.0 - beta2.powf(t)).sqrt();
-            let step_size = cast(self.lr / bias_correction1);
-            let bias_correction2_sqrt = cast(bias_correction2_sqrt);
+            update.step_size = cast(self.lr / (1.0 - beta1.powf(t)));
+            update.bias_correction2_sqrt = cast((1.0 - beta2.powf(t)).sqrt());
             param.update(|w| {
-                if state.exp_avg.len() != w.len() {
-                    state.exp_avg.resize(w.len(), T::zero());
-                    state.exp_avg_sq.resize(w.len(), T::zero());
-                    if amsgrad {
-                        state.max_exp_avg_sq.resize(w.len(), T::zero());
+                let n = w.len();
+                state.exp_avg.resize(n, T::zero());
+                state.exp_avg_sq.resize(n, T::zero());
+                let (m, v) = (&mut state.exp_avg[..], &mut state.exp_avg_sq[..]);
+                if amsgrad {
+                    state.max_exp_avg_sq.resize(n, T::zero());
+                    let v_max = &mut state.max_exp_avg_sq[..];
+                    let mut one = |i: usize, g: T| {
+                        let v_i = update.moments(&mut w[i], g, &mut m[i], &mut v[i]);
+                        v_max[i] = if v_i > v_max[i] { v_i } else { v_max[i] };
+                        update.apply(&mut w[i], m[i], v_max[i]);
+                    };
+                    match grad.as_slice() {
+                        Some(g) => g.iter().enumerate().for_each(|(i, &g)| one(i, g)),
+                        None => grad.for_each_value(one),
+                    }
+                } else {
+                    // Slice loops without indexing, which the compiler vectorises.
+                    let one = |w: &mut T, g: T, m: &mut T, v: &mut T| {
+                        let v = update.moments(w, g, m, v);
+                        update.apply(w, *m, v);
+                    };
+                    match grad.as_slice() {
+                        Some(g) => w
+                            .iter_mut()
+                            .zip(g)
+                            .zip(m.iter_mut().zip(v.iter_mut()))
+                            .for_each(|((w, &g), (m, v))| one(w, g, m, v)),
+                        None => grad.for_each_value(|i, g| one(&mut w[i], g, &mut m[i], &mut v[i])),
                     }
                 }
-                grad.for_each_value(|i, g| {
-                    let mut g = if maximize { -g } else { g };
-                    if decoupled {
-                        w[i] *= decay_factor;
-                    } else if weight_decay != T::zero() {
-                        g += weight_decay * w[i];
-                    }
-                    let m = b1 * state.exp_avg[i] + one_minus_b1 * g;
-                    let v = b2 * state.exp_avg_sq[i] + one_minus_b2 * g * g;
-                    state.exp_avg[i] = m;
-                    state.exp_avg_sq[i] = v;
-                    let second = if amsgrad {
-                        let max = &mut state.max_exp_avg_sq[i];
-                        *max = if v > *max { v } else { *max };
-                        *max
-                    } else {
-                        v
-                    };
-                    let denom = second.sqrt() / bias_correction2_sqrt + eps;
-                    w[i] -= step_size * (m / denom);
-                });
             });
         }
+    }
+}
+
+/// The per-element Adam update with the hyperparameters cast to the element type.
+#[derive(Clone, Copy)]
+struct Update<T> {
+    beta1: T,
+    beta2: T,
+    one_minus_beta1: T,
+    one_minus_beta2: T,
+    eps: T,
+    weight_decay: T,
+    /// `1 - lr · weight_decay`, AdamW's factor.
+    decay_factor: T,
+    /// `lr / (1 - β1^t)`.
+    step_size: T,
+    /// `sqrt(1 - β2^t)`.
+    bias_correction2_sqrt: T,
+    maximize: bool,
+    decoupled: bool,
+}
+
+impl<T: Element> Update<T> {
+    /// Applies the weight decay and updates the moments; returns the new second moment.
+    #[inline(always)]
+    fn moments(self, w: &mut T, g: T, m: &mut T, v: &mut T) -> T {
+        let mut g = if self.maximize { -g } else { g };
+        if self.decoupled {
+            *w *= self.decay_factor;
+        } else if self.weight_decay != T::zero() {
+            g += self.weight_decay * *w;
+        }
+        *m = self.beta1 * *m + self.one_minus_beta1 * g;
+        *v = self.beta2 * *v + self.one_minus_beta2 * g * g;
+        *v
+    }
+
+    /// `w - step_size · m / (sqrt(v) / sqrt(1 - β2^t) + eps)`.
+    #[inline(always)]
+    fn apply(self, w: &mut T, m: T, v: T) {
+        let denom = v.sqrt() / self.bias_correction2_sqrt + self.eps;
+        *w -= self.step_size * (m / denom);
     }
 }
 

@@ -5,7 +5,8 @@
 //!
 //! Updates happen in place when nothing else holds a parameter's buffer (no allocation per
 //! step); when a graph from before the step is still alive, the parameter gets a fresh buffer
-//! and that graph keeps the values it saw.
+//! and that graph keeps the values it saw. So drop the loss before stepping (take the
+//! gradients from a temporary, or `drop(loss)`) to get the fast, in-place update.
 //!
 //! ```
 //! use optim::{Optimizer, Sgd};

@@ -184,17 +184,65 @@ impl<T: Element> Sgd<T> {
     }
 }
 
+/// The per-element SGD update with the hyperparameters cast to the element type.
+#[derive(Clone, Copy)]
+struct Update<T> {
+    lr: T,
+    weight_decay: T,
+    momentum: T,
+    keep: T,
+    nesterov: bool,
+    maximize: bool,
+}
+
+impl<T: Element> Update<T> {
+    /// The gradient with the sign for maximising and the weight decay applied.
+    #[inline(always)]
+    fn direction(self, w: T, g: T) -> T {
+        let g = if self.maximize { -g } else { g };
+        if self.weight_decay != T::zero() {
+            g + self.weight_decay * w
+        } else {
+            g
+        }
+    }
+
+    #[inline(always)]
+    fn plain(self, w: &mut T, g: T) {
+        *w -= self.lr * self.direction(*w, g);
+    }
+
+    #[inline(always)]
+    fn with_momentum(self, w: &mut T, g: T, b: &mut T, first: bool) {
+        let d = self.direction(*w, g);
+        *b = if first {
+            d
+        } else {
+            self.momentum * *b + self.keep * d
+        };
+        *w -= self.lr
+            * if self.nesterov {
+                d + self.momentum * *b
+            } else {
+                *b
+            };
+    }
+}
+
 impl<T: Element> Optimizer<T> for Sgd<T> {
     /// # Panics
     /// When a gradient's shape differs from its parameter's (only possible through
     /// [`Gradients::insert`]).
     fn step(&mut self, grads: &Gradients<T>) {
-        let lr = T::of_f64(self.lr);
-        let weight_decay = T::of_f64(self.weight_decay);
-        let momentum = T::of_f64(self.momentum);
-        let keep = T::of_f64(1.0 - self.dampening);
-        let (use_momentum, nesterov, maximize) =
-            (self.momentum != 0.0, self.nesterov, self.maximize);
+        let update = Update {
+            lr: T::of_f64(self.lr),
+            weight_decay: T::of_f64(self.weight_decay),
+            momentum: T::of_f64(self.momentum),
+            keep: T::of_f64(1.0 - self.dampening),
+            nesterov: self.nesterov,
+            maximize: self.maximize,
+        };
+        let use_momentum = self.momentum != 0.0;
         for param in &self.params {
             let Some(grad) = grads.get(param) else {
                 continue;
@@ -202,22 +250,27 @@ impl<T: Element> Optimizer<T> for Sgd<T> {
             check_shape(NAME, param, grad);
             let mut buffer = use_momentum.then(|| self.buffers.entry(param.id()).or_default());
             param.update(|w| {
-                // The first step with momentum copies the gradient into the buffer.
-                let first = buffer.as_ref().is_some_and(|b| b.len() != w.len());
-                if let Some(b) = buffer.as_deref_mut().filter(|_| first) {
-                    b.resize(w.len(), T::zero());
+                // Contiguous gradients (the usual case) take slice loops the compiler
+                // vectorises; others are read through their layout.
+                match (buffer.as_mut(), grad.as_slice()) {
+                    (None, Some(g)) => w.iter_mut().zip(g).for_each(|(w, &g)| update.plain(w, g)),
+                    (None, None) => grad.for_each_value(|i, g| update.plain(&mut w[i], g)),
+                    (Some(b), g) => {
+                        // The first step with momentum copies the gradient into the buffer.
+                        let first = b.len() != w.len();
+                        b.resize(w.len(), T::zero());
+                        match g {
+                            Some(g) => w
+                                .iter_mut()
+                                .zip(g)
+                                .zip(b.iter_mut())
+                                .for_each(|((w, &g), b)| update.with_momentum(w, g, b, first)),
+                            None => grad.for_each_value(|i, g| {
+                                update.with_momentum(&mut w[i], g, &mut b[i], first)
+                            }),
+                        }
+                    }
                 }
-                grad.for_each_value(|i, g| {
-                    let mut g = if maximize { -g } else { g };
-                    if weight_decay != T::zero() {
-                        g += weight_decay * w[i];
-                    }
-                    if let Some(b) = buffer.as_deref_mut() {
-                        b[i] = if first { g } else { momentum * b[i] + keep * g };
-                        g = if nesterov { g + momentum * b[i] } else { b[i] };
-                    }
-                    w[i] -= lr * g;
-                });
             });
         }
     }

@@ -225,6 +225,24 @@ fn accumulate<T: Element>(
     Ok(())
 }
 
+/// Whether the rules are recording a graph (`backward_create_graph`): their results must then
+/// be differentiable, so they are built from tensor ops. Otherwise a rule may compute the same
+/// formula, in the same order of operations, in one fused pass.
+fn recording() -> bool {
+    crate::mode::is_grad_enabled()
+}
+
+/// `f(g, x)` elementwise over two tensors of one shape, in one pass; untracked.
+fn fused<T: Element>(
+    name: &'static str,
+    g: &Tensor<T>,
+    x: &Tensor<T>,
+    f: impl Fn(T, T) -> T + Send + Sync,
+) -> Result<Tensor<T>> {
+    let data = elementwise::zip_map(name, g.strided(), x.strided(), f)?;
+    Ok(Tensor::constant(data, Layout::contiguous(g.shape())))
+}
+
 /// A rank-0 constant.
 fn constant<T: Element>(value: T) -> Tensor<T> {
     Tensor::scalar(value)
@@ -312,23 +330,27 @@ fn input_grads<T: Element>(
         // d |x| = g * sign(x)
         Op::Abs(x) => unary(x, &|| g.try_mul(&x.try_sign()?)),
         // d sigmoid(x) = g * y * (1 - y)
-        Op::Sigmoid(x) => unary(x, &|| {
-            g.try_mul(&node.try_mul(&node.try_neg()?.try_add_scalar(one)?)?)
+        Op::Sigmoid(x) => unary(x, &|| match recording() {
+            true => g.try_mul(&node.try_mul(&node.try_neg()?.try_add_scalar(one)?)?),
+            false => fused("sigmoid", g, node, |g, y| g * (y * (one - y))),
         }),
         // d tanh(x) = g * (1 - y²)
-        Op::Tanh(x) => unary(x, &|| {
-            g.try_mul(&node.try_powf(two)?.try_neg()?.try_add_scalar(one)?)
+        Op::Tanh(x) => unary(x, &|| match recording() {
+            true => g.try_mul(&node.try_powf(two)?.try_neg()?.try_add_scalar(one)?),
+            false => fused("tanh", g, node, |g, y| g * (one - y * y)),
         }),
         // d relu(x) = g * (x > 0)
-        Op::Relu(x) => unary(x, &|| g.try_mul(&x.try_gt(&constant(T::zero()))?)),
+        Op::Relu(x) => unary(x, &|| match recording() {
+            true => g.try_mul(&x.try_gt(&constant(T::zero()))?),
+            false => fused("relu", g, x, |g, x| {
+                g * if x > T::zero() { one } else { T::zero() }
+            }),
+        }),
         // d x^p = g * p * x^(p - 1)
-        Op::Powf(x, p) => unary(x, &|| {
-            let slope = if *p == two {
-                x.try_mul_scalar(two)?
-            } else {
-                x.try_powf(*p - one)?.try_mul_scalar(*p)?
-            };
-            g.try_mul(&slope)
+        Op::Powf(x, p) => unary(x, &|| match (*p == two, recording()) {
+            (true, true) => g.try_mul(&x.try_mul_scalar(two)?),
+            (true, false) => fused("powf", g, x, |g, x| g * (x * two)),
+            (false, _) => g.try_mul(&x.try_powf(*p - one)?.try_mul_scalar(*p)?),
         }),
         // d clamp(x, lo, hi) = g * (lo <= x <= hi)
         Op::Clamp { arg: x, min, max } => unary(x, &|| {
@@ -420,8 +442,50 @@ fn input_grads<T: Element>(
             let total = g.try_sum_dims(&[*dim], true)?;
             g.try_sub(&node.try_exp()?.try_mul(&total)?)
         }),
+        // d mean((p - t)²) = (g / n) * ((p - t) * 2), and its negative for t
+        Op::Mse { pred, target } => {
+            let n = T::from_usize(pred.numel()).unwrap_or_else(T::infinity);
+            let slope = |sign: T| match recording() {
+                true => {
+                    let scale = g.try_div_scalar(n)?;
+                    pred.try_sub(target)?
+                        .try_mul_scalar(two)?
+                        .try_mul(&scale)?
+                        .try_mul_scalar(sign)
+                }
+                false => {
+                    let scale = g.try_item()? / n;
+                    fused("mse", pred, target, move |p, t| {
+                        sign * (scale * ((p - t) * two))
+                    })
+                }
+            };
+            binary(pred, target, &|| slope(one), &|| slope(-one))
+        }
         // d (a · b) = g · bᵀ, aᵀ · g
         Op::Matmul(a, b) => binary(a, b, &|| g.try_matmul(&b.t()), &|| a.t().try_matmul(g)),
+        // d linear(x, W, b) = g · Wᵀ, xᵀ · g over all rows, Σ_rows g
+        Op::Linear {
+            input,
+            weight,
+            bias,
+        } => {
+            let (inputs, outputs) = (weight.shape()[0], weight.shape()[1]);
+            let rows: usize = input.shape()[..input.ndim() - 1].iter().product();
+            let flat_g = || g.try_reshape(&[rows, outputs]);
+            let mut out = InputGrads::new();
+            out.push(needed(input, || g.try_matmul(&weight.t()))?);
+            out.push(needed(weight, || {
+                input
+                    .try_reshape(&[rows, inputs])?
+                    .t()
+                    .try_matmul(&flat_g()?)
+            })?);
+            if let Some(bias) = bias {
+                out.push(needed(bias, || flat_g()?.try_sum_dims(&[0], false))?);
+            }
+            Ok(out)
+        }
         // d reshape(x) = g reshaped back
         Op::Reshape(arg) => unary(arg, &|| g.try_reshape(arg.shape())),
         // d permute(x, p) = permute(g, p⁻¹)

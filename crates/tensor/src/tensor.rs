@@ -438,6 +438,13 @@ impl<T: Element> Tensor<T> {
         }
     }
 
+    /// The elements in row-major order as a slice of the storage, when they lie there
+    /// contiguously (results of ops always do; views may not). No copy.
+    pub fn as_slice(&self) -> Option<&[T]> {
+        let range = self.inner.layout.contiguous_range()?;
+        Some(&self.inner.storage[range])
+    }
+
     /// Calls `f(i, value)` for every element in row-major order, reading through the layout:
     /// no copy, no allocation (an optimizer step reads gradients this way).
     ///

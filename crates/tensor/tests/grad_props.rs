@@ -289,6 +289,37 @@ proptest! {
     }
 
     #[test]
+    fn mse_grad_matches_finite_difference(
+        (a, b) in shape(3).prop_flat_map(|s| (tensor(s.clone(), -2.0, 2.0), tensor(s, -2.0, 2.0))),
+        strided in any::<bool>(),
+        seed in any::<u64>(),
+    ) {
+        check_op(&[a.clone(), b.clone()], seed, |xs| present(&xs[0], strided)?.try_mse(&xs[1]))?;
+        // The fused value equals the composite bit for bit.
+        let composite = (&a - &b).square().mean().item();
+        prop_assert_eq!(a.mse(&b).item().to_bits(), composite.to_bits());
+    }
+
+    #[test]
+    fn linear_grad_matches_finite_difference(
+        (x, w, b) in (shape(2), 1usize..=3, 1usize..=3).prop_flat_map(|(batch, inputs, outputs)| {
+            let x_shape: Vec<usize> = batch.iter().copied().chain([inputs]).collect();
+            (tensor(x_shape, -2.0, 2.0), tensor(vec![inputs, outputs], -2.0, 2.0), tensor(vec![outputs], -2.0, 2.0))
+        }),
+        with_bias in any::<bool>(),
+        transpose_weight in any::<bool>(),
+        strided in any::<bool>(),
+        seed in any::<u64>(),
+    ) {
+        check_op(&[x, w, b], seed, |xs| {
+            // A transposed weight: the values of w read through a transposed view.
+            let weight = if transpose_weight { xs[1].t().try_mul(&Tensor::scalar(1.0))?.t() } else { xs[1].clone() };
+            let bias = with_bias.then(|| xs[2].clone());
+            present(&xs[0], strided)?.try_linear(&weight, bias.as_ref())
+        })?;
+    }
+
+    #[test]
     fn movement_grads_match_finite_difference(
         x in shape(3).prop_flat_map(|s| tensor(s, -2.0, 2.0)),
         perm_seed in any::<u64>(),

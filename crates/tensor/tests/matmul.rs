@@ -131,6 +131,36 @@ fn batched_matmul_broadcasts_batch_dims() {
 }
 
 #[test]
+fn linear_equals_matmul_plus_bias() {
+    let mut rng = StdRng::seed_from_u64(9);
+    for &(rows, k, n) in &[(1, 1, 1), (7, 5, 3), (64, 300, 17), (3, 4, 1)] {
+        let x = random::<f64>(&[rows, k], &mut rng);
+        let w = random::<f64>(&[k, n], &mut rng);
+        let b = random::<f64>(&[n], &mut rng);
+        let mut want = naive(&x.to_vec(), &w.to_vec(), 1, rows, k, n);
+        for (i, v) in want.iter_mut().enumerate() {
+            *v += b.to_vec()[i % n];
+        }
+        assert_close(&x.linear(&w, Some(&b)).to_vec(), &want, k + 1, 1.0);
+        assert_close(
+            &x.linear(&w.t().to_vec_tensor().t(), None).to_vec(),
+            &naive(&x.to_vec(), &w.to_vec(), 1, rows, k, n),
+            k,
+            1.0,
+        );
+    }
+    // Leading batch dimensions are rows.
+    let x = random::<f32>(&[2, 3, 4], &mut rng);
+    let w = random::<f32>(&[4, 5], &mut rng);
+    assert_eq!(x.linear(&w, None).shape(), &[2, 3, 5]);
+    let err = x.try_linear(&w, Some(&Tensor::zeros(&[4]))).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "linear: cannot apply a weight of shape [4, 5] to an input of shape [2, 3, 4] (the bias has shape [4], not [5])"
+    );
+}
+
+#[test]
 fn vector_operands_follow_numpy() {
     let m = Tensor::<f64>::from_vec(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]).unwrap();
     let v = Tensor::<f64>::from_vec(vec![1.0, 0.0, -1.0], &[3]).unwrap();

@@ -112,6 +112,18 @@ fn movement_ops_with_zero_size_dims() {
     flows(&[1, 0, 3], &[1, 0, 6], |x| T::concat(&[x, x], 2));
     flows(&[0], &[2, 0], |x| T::stack(&[x, x], 0));
     flows(&[0], &[0], |x| x.flatten());
+    flows(&[0, 3], &[0, 2], |x| {
+        x.linear(&T::ones(&[3, 2]), Some(&T::ones(&[2])))
+    });
+    flows(&[2, 0], &[2, 4], |x| {
+        x.linear(&T::ones(&[0, 4]), Some(&T::ones(&[4])))
+    });
+    let x = T::ones(&[2, 3]).require_grad();
+    let w = T::ones(&[3, 0]).require_grad();
+    let y = x.linear(&w, None);
+    assert_eq!(y.shape(), &[2, 0]);
+    let grads = y.backward_with(&T::ones(&[2, 0]));
+    assert_eq!(grads.get(&x).unwrap().to_vec(), vec![0.0; 6]);
     // Joining a non-empty tensor with an empty one.
     let a = T::ones(&[2, 3]).require_grad();
     let b = empty(&[0, 3]);

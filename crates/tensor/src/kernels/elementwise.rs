@@ -2,22 +2,38 @@
 //!
 //! Each kernel has a contiguous fast path (plain slice iteration the compiler vectorizes) and a
 //! strided path that walks runs of the innermost dimension, with a special case for the
-//! stride-0 runs that broadcasting produces.
+//! stride-0 runs that broadcasting produces. Large contiguous maps are split over threads;
+//! every element is computed alone, so the result does not depend on the split.
+
+use rayon::prelude::*;
 
 use super::{Strided, alloc};
 use crate::element::Element;
 use crate::error::Result;
 use crate::layout::for_each_run;
 
+/// Below this many elements a kernel runs on the calling thread: waking the workers would cost
+/// more than it saves.
+pub(crate) const PARALLEL_MIN: usize = 1 << 15;
+
+/// Threads are handed pieces of at least this many elements.
+const PARALLEL_PIECE: usize = 1 << 13;
+
 /// `f` applied to every element of `src`, in row-major order.
-pub(crate) fn map<T: Copy, U>(
+pub(crate) fn map<T: Copy + Sync, U: Send>(
     op: &'static str,
     src: Strided<'_, T>,
-    f: impl Fn(T) -> U,
+    f: impl Fn(T) -> U + Sync + Send,
 ) -> Result<Vec<U>> {
     let mut out = alloc(op, src.layout.numel())?;
     if let Some(range) = src.layout.contiguous_range() {
-        out.extend(src.data[range].iter().map(|&x| f(x)));
+        let src = &src.data[range];
+        if src.len() >= PARALLEL_MIN {
+            let mapped = src.par_iter().with_min_len(PARALLEL_PIECE).map(|&x| f(x));
+            mapped.collect_into_vec(&mut out);
+        } else {
+            out.extend(src.iter().map(|&x| f(x)));
+        }
         return Ok(out);
     }
     for_each_run(
@@ -32,17 +48,22 @@ pub(crate) fn map<T: Copy, U>(
 }
 
 /// `f` applied to matching elements of `lhs` and `rhs`, which have one shape.
-pub(crate) fn zip_map<T: Copy, U>(
+pub(crate) fn zip_map<T: Copy + Sync, U: Send>(
     op: &'static str,
     lhs: Strided<'_, T>,
     rhs: Strided<'_, T>,
-    f: impl Fn(T, T) -> U,
+    f: impl Fn(T, T) -> U + Sync + Send,
 ) -> Result<Vec<U>> {
     debug_assert_eq!(lhs.shape(), rhs.shape());
     let mut out = alloc(op, lhs.layout.numel())?;
     if let (Some(l), Some(r)) = (lhs.layout.contiguous_range(), rhs.layout.contiguous_range()) {
-        let pairs = lhs.data[l].iter().zip(&rhs.data[r]);
-        out.extend(pairs.map(|(&a, &b)| f(a, b)));
+        let (l, r) = (&lhs.data[l], &rhs.data[r]);
+        if l.len() >= PARALLEL_MIN {
+            let pairs = l.par_iter().zip(r.par_iter()).with_min_len(PARALLEL_PIECE);
+            pairs.map(|(&a, &b)| f(a, b)).collect_into_vec(&mut out);
+        } else {
+            out.extend(l.iter().zip(r).map(|(&a, &b)| f(a, b)));
+        }
         return Ok(out);
     }
     for_each_run(

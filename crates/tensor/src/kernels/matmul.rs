@@ -11,8 +11,82 @@ use crate::element::Element;
 use crate::error::Result;
 use crate::layout::for_each_run;
 
-/// One matrix for the kernel: its first element and its column and row strides.
+/// One matrix for the kernel: its first element, its column stride and its row stride.
 type Operand<T> = (*const T, isize, isize);
+
+/// The last two dimensions of a strided operand as a kernel operand starting at `offset`.
+fn operand<T>(s: &Strided<'_, T>, offset: usize) -> Operand<T> {
+    let st = s.layout.strides();
+    let rank = st.len();
+    // Strides address elements of an allocated slice, so they fit in isize.
+    (
+        s.data[offset..].as_ptr(),
+        st[rank - 1] as isize,
+        st[rank - 2] as isize,
+    )
+}
+
+/// The layout invariant, checked before handing raw pointers to the kernel.
+fn assert_inside<T>(s: &Strided<'_, T>) {
+    let inside = s.layout.max_offset().is_none_or(|max| max < s.data.len());
+    assert!(
+        inside,
+        "internal: matmul operand layout outside its storage"
+    );
+}
+
+/// `dst = a · b` for an `m × k` and a `k × n` operand, into `m · n` elements written row-major
+/// from `dst`. With `accumulate`, the product is added to what `dst` holds; otherwise `dst` is
+/// only written (it may be uninitialised).
+///
+/// # Safety
+/// `dst` must be valid for writing `m · n` elements (and initialised when accumulating) and
+/// not be accessed elsewhere meanwhile; `a` and `b` must point to matrices whose every element
+/// (`start + col * cs + row * rs`) is readable, with non-negative strides, not overlapping
+/// `dst`; `k > 0`.
+unsafe fn gemm<T: Element>(
+    dst: *mut T,
+    (m, k, n): (usize, usize, usize),
+    a: Operand<T>,
+    b: Operand<T>,
+    accumulate: bool,
+) {
+    // The kernels prefer a column-major destination, so a row-major C with more than one
+    // column is computed as the column-major Cᵀ = Bᵀ Aᵀ, as gemm's front end does.
+    let swap = |(p, cs, rs): Operand<T>| (p, rs, cs);
+    let (m, n, dst_cs, dst_rs, a, b) = if n > 1 {
+        (n, m, n as isize, 1, swap(b), swap(a))
+    } else {
+        (m, n, 1, n as isize, a, b)
+    };
+    // SAFETY: the caller guarantees `dst` holds m * n writable elements, which (dst_cs, dst_rs)
+    // address row-major (or, swapped, as the transpose column-major), and the operands' reads. Without `accumulate`, `read_dst` is false and alpha 0: the kernel
+    // writes every element of `dst` (the first depth block stores its product without
+    // reading), so an uninitialised destination is fine; with it, dst = dst + a · b.
+    unsafe {
+        T::gemm_fn()(
+            m,
+            n,
+            k,
+            dst,
+            dst_cs,
+            dst_rs,
+            accumulate,
+            a.0,
+            a.1,
+            a.2,
+            b.0,
+            b.1,
+            b.2,
+            if accumulate { T::one() } else { T::zero() },
+            T::one(),
+            false,
+            false,
+            false,
+            gemm_common::Parallelism::Rayon(0),
+        );
+    }
+}
 
 /// `lhs · rhs` for `lhs: [..batch, m, k]` and `rhs: [..batch, k, n]` with equal batch
 /// dimensions, as a row-major `[..batch, m, n]` buffer.
@@ -28,80 +102,91 @@ pub(crate) fn matmul<T: Element>(
         lhs.shape()[rank - 1],
         rhs.shape()[rank - 1],
     );
-    let strides = |s: &Strided<'_, T>| {
-        let st = s.layout.strides();
-        // Strides address elements of an allocated slice, so they fit in isize.
-        (st[rank - 1] as isize, st[rank - 2] as isize)
-    };
-    let ((lhs_cs, lhs_rs), (rhs_cs, rhs_rs)) = (strides(&lhs), strides(&rhs));
     let batch = lhs.layout.leading(rank - 2);
     let rhs_batch = rhs.layout.leading(rank - 2);
     let len = batch.numel() * m * n;
     let mut out = alloc(op, len)?;
-    out.resize(len, T::zero());
     if len == 0 || k == 0 {
         // An empty inner dimension gives the empty sum, 0, everywhere.
+        out.resize(len, T::zero());
         return Ok(out);
     }
-    // The layout invariant, checked once here because the reads below are unchecked.
-    let inside = |s: &Strided<'_, T>| s.layout.max_offset().is_none_or(|max| max < s.data.len());
-    assert!(
-        inside(&lhs) && inside(&rhs),
-        "internal: matmul operand layout outside its storage"
-    );
-    let kernel = T::gemm_fn();
-    let mut dst_blocks = out.chunks_exact_mut(m * n);
+    assert_inside(&lhs);
+    assert_inside(&rhs);
+    // The kernel overwrites every element of its destination, so the output is written into
+    // the buffer's spare capacity: no zero-filling pass.
+    let mut blocks = out.spare_capacity_mut()[..len].chunks_exact_mut(m * n);
+    let mut written = 0;
     for_each_run(
         batch.shape(),
         [&batch, &rhs_batch],
         |[lo, ro], runs, [ls, rs]| {
             for i in 0..runs {
-                let dst = dst_blocks
+                let dst = blocks
                     .next()
                     .expect("internal: one output block per batch entry");
-                let (lo, ro) = (lo + i * ls, ro + i * rs);
-                let a: Operand<T> = (lhs.data[lo..].as_ptr(), lhs_cs, lhs_rs);
-                let b: Operand<T> = (rhs.data[ro..].as_ptr(), rhs_cs, rhs_rs);
-                // The kernels prefer a column-major destination, so a row-major C with more than
-                // one column is computed as the column-major Cᵀ = Bᵀ Aᵀ, as gemm's front end does.
-                let swap = |(p, cs, rs): Operand<T>| (p, rs, cs);
-                let (m, n, dst_cs, dst_rs, a, b) = if n > 1 {
-                    (n, m, n as isize, 1, swap(b), swap(a))
-                } else {
-                    (m, n, 1, n as isize, a, b)
-                };
-                // SAFETY: `dst` is an exclusively borrowed block of exactly m * n elements, and
-                // (dst_cs, dst_rs) address it row-major (or, swapped, its transpose column-major).
-                // Each operand is read at `start + col * cs + row * rs` for rows and columns inside
-                // its shape; the layout invariant asserted above keeps those reads inside
-                // `lhs.data` and `rhs.data`. No stride is negative. `dst` does not alias the
-                // operands, which are shared borrows. `alpha = 0` with `read_dst = false` makes
-                // dst = lhs · rhs.
+                // SAFETY: `dst` is an exclusively borrowed block of m * n slots of a fresh buffer;
+                // the operands' layouts lie inside their storage (asserted above), with
+                // non-negative strides.
                 unsafe {
-                    kernel(
-                        m,
-                        n,
-                        k,
-                        dst.as_mut_ptr(),
-                        dst_cs,
-                        dst_rs,
+                    let dst = dst.as_mut_ptr().cast::<T>();
+                    gemm(
+                        dst,
+                        (m, k, n),
+                        operand(&lhs, lo + i * ls),
+                        operand(&rhs, ro + i * rs),
                         false,
-                        a.0,
-                        a.1,
-                        a.2,
-                        b.0,
-                        b.1,
-                        b.2,
-                        T::zero(),
-                        T::one(),
-                        false,
-                        false,
-                        false,
-                        gemm_common::Parallelism::Rayon(0),
                     );
                 }
+                written += 1;
             }
         },
     );
+    assert_eq!(
+        written * m * n,
+        len,
+        "internal: every output block is computed"
+    );
+    // SAFETY: the loop ran the kernel on every block of the first `len` elements, and the
+    // kernel writes each element of its destination.
+    unsafe { out.set_len(len) };
+    Ok(out)
+}
+
+/// `x · w + bias` for `x: [rows, k]`, `w: [k, n]` and a bias of `n` elements added to every
+/// row: the bias fills the output and the kernel accumulates the product onto it, so the add
+/// costs no pass of its own.
+pub(crate) fn linear<T: Element>(
+    op: &'static str,
+    x: Strided<'_, T>,
+    w: Strided<'_, T>,
+    bias: Option<&[T]>,
+) -> Result<Vec<T>> {
+    let (rows, k, n) = (x.shape()[0], x.shape()[1], w.shape()[1]);
+    let len = rows * n;
+    let mut out = alloc(op, len)?;
+    match bias {
+        Some(b) => (0..rows).for_each(|_| out.extend_from_slice(b)),
+        None if k == 0 => out.resize(len, T::zero()),
+        None => {}
+    }
+    if len == 0 || k == 0 {
+        return Ok(out);
+    }
+    assert_inside(&x);
+    assert_inside(&w);
+    // SAFETY: the buffer has capacity for `len` elements and is not shared; with a bias its
+    // `len` elements are initialised and the kernel adds to them, without one it writes all
+    // of them. The operands lie inside their storage (asserted above).
+    unsafe {
+        gemm(
+            out.as_mut_ptr(),
+            (rows, k, n),
+            operand(&x, 0),
+            operand(&w, 0),
+            bias.is_some(),
+        );
+        out.set_len(len);
+    }
     Ok(out)
 }

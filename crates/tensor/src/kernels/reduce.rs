@@ -2,9 +2,13 @@
 //!
 //! Sums are pairwise (as NumPy's): the rounding error grows with the logarithm of the length
 //! instead of linearly, and the blocking is fixed, so a result never depends on how the work
-//! was split.
+//! was split: large sums run the two halves of the same recursion on two threads, and large
+//! column sums give each thread whole columns, so every thread count gives the same bits.
+
+use rayon::prelude::*;
 
 use super::alloc;
+use super::elementwise::PARALLEL_MIN;
 use crate::element::Element;
 use crate::error::Result;
 use crate::ops::Extreme;
@@ -16,6 +20,9 @@ const PAIRWISE_BLOCK: usize = 128;
 /// The same for sums of rows, which accumulate one row at a time: 16 rows per pass match
 /// the 8 lanes of 16 terms of a contiguous block.
 const PAIRWISE_ROWS: usize = 16;
+
+/// Columns per thread in a parallel column sum.
+const COLUMN_STRIP: usize = 256;
 
 /// The shape of a reduction: `outer` independent slabs of `len` rows of `inner` elements.
 #[derive(Clone, Copy, Debug)]
@@ -66,13 +73,32 @@ pub(crate) fn sum<T: Element>(op: &'static str, data: &[T], axis: Axis) -> Resul
         .next_power_of_two()
         .trailing_zeros() as usize
         + 1;
-    let mut scratch = alloc(op, depth * inner)?;
-    scratch.resize(depth * inner, T::zero());
-    for (slab, acc) in data
+    let slabs = data
         .chunks_exact(len * inner)
-        .zip(out.chunks_exact_mut(inner))
-    {
-        sum_rows(slab, inner, acc, &mut scratch);
+        .zip(out.chunks_exact_mut(inner));
+    if len * inner < PARALLEL_MIN || inner < 2 * COLUMN_STRIP {
+        let mut scratch = alloc(op, depth * inner)?;
+        scratch.resize(depth * inner, T::zero());
+        for (slab, acc) in slabs {
+            sum_rows(slab, inner, inner, acc, &mut scratch);
+        }
+        return Ok(out);
+    }
+    // Each column's sum is computed alone, so splitting the columns between threads changes
+    // nothing in the result.
+    for (slab, acc) in slabs {
+        acc.par_chunks_mut(COLUMN_STRIP)
+            .enumerate()
+            .for_each(|(strip, acc)| {
+                let mut scratch = vec![T::zero(); depth * acc.len()];
+                sum_rows(
+                    &slab[strip * COLUMN_STRIP..],
+                    inner,
+                    acc.len(),
+                    acc,
+                    &mut scratch,
+                );
+            });
     }
     Ok(out)
 }
@@ -100,27 +126,40 @@ pub(crate) fn pairwise_sum<T: Element>(x: &[T]) -> T {
         return total;
     }
     let half = (x.len() / 2) / 8 * 8;
-    pairwise_sum(&x[..half]) + pairwise_sum(&x[half..])
+    let (left, right) = x.split_at(half);
+    if x.len() >= PARALLEL_MIN {
+        // The same halves as below, on two threads: the same additions, the same result.
+        let (left, right) = rayon::join(|| pairwise_sum(left), || pairwise_sum(right));
+        return left + right;
+    }
+    pairwise_sum(left) + pairwise_sum(right)
 }
 
-/// Writes into `acc` the pairwise sum of the rows of `rows` (row length `inner`, at least one
-/// row). `scratch` holds one row per remaining level of recursion.
-fn sum_rows<T: Element>(rows: &[T], inner: usize, acc: &mut [T], scratch: &mut [T]) {
-    let len = rows.len() / inner;
+/// Writes into `acc` (`width` elements) the pairwise sum of the rows of `rows`: row `j` is
+/// `rows[j * stride..][..width]`, and there are `(rows.len() + stride - width) / stride` of
+/// them (at least one). `scratch` holds `width` elements per remaining level of recursion.
+fn sum_rows<T: Element>(rows: &[T], stride: usize, width: usize, acc: &mut [T], scratch: &mut [T]) {
+    let len = (rows.len() + stride - width) / stride;
     if len <= PAIRWISE_ROWS {
-        acc.copy_from_slice(&rows[..inner]);
-        for row in rows.chunks_exact(inner).skip(1) {
-            for (a, &v) in acc.iter_mut().zip(row) {
+        acc.copy_from_slice(&rows[..width]);
+        for j in 1..len {
+            for (a, &v) in acc.iter_mut().zip(&rows[j * stride..j * stride + width]) {
                 *a += v;
             }
         }
         return;
     }
     let half = len / 2;
-    let (left, right) = rows.split_at(half * inner);
-    sum_rows(left, inner, acc, scratch);
-    let (partial, deeper) = scratch.split_at_mut(inner);
-    sum_rows(right, inner, partial, deeper);
+    let right = &rows[half * stride..];
+    sum_rows(
+        &rows[..(half - 1) * stride + width],
+        stride,
+        width,
+        acc,
+        scratch,
+    );
+    let (partial, deeper) = scratch.split_at_mut(width);
+    sum_rows(right, stride, width, partial, deeper);
     for (a, &p) in acc.iter_mut().zip(partial.iter()) {
         *a += p;
     }

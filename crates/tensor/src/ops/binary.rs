@@ -15,7 +15,7 @@ impl<T: Element> Tensor<T> {
         &self,
         rhs: &Tensor<T>,
         name: &'static str,
-        f: impl Fn(T, T) -> T,
+        f: impl Fn(T, T) -> T + Sync + Send,
         op: impl FnOnce(Tensor<T>, Tensor<T>) -> Op<T>,
     ) -> Result<Tensor<T>> {
         let shape = broadcast_shapes(name, self.shape(), rhs.shape())?;
@@ -30,7 +30,7 @@ impl<T: Element> Tensor<T> {
         &self,
         rhs: &Tensor<T>,
         name: &'static str,
-        pred: impl Fn(T, T) -> bool,
+        pred: impl Fn(T, T) -> bool + Sync + Send,
     ) -> Result<Tensor<T>> {
         let shape = broadcast_shapes(name, self.shape(), rhs.shape())?;
         let lhs = self.layout().broadcast_to(name, &shape)?;

@@ -86,4 +86,76 @@ impl<T: Element> Tensor<T> {
         }
         Ok(out)
     }
+
+    /// `x · weight + bias` over the last dimension of `x`: `[.., in] · [in, out] + [out]`,
+    /// the affine map of a dense layer. One kernel call: the bias initialises the output and
+    /// the product is accumulated onto it. Derivatives: `g · weightᵀ` for `x`, `xᵀ · g` over
+    /// all rows for the weight, and `g` summed over all rows for the bias.
+    ///
+    /// ```
+    /// use tensor::Tensor;
+    /// let x = Tensor::<f32>::from_vec(vec![1.0, 2.0], &[1, 2])?;
+    /// let w = Tensor::<f32>::from_vec(vec![1.0, 0.0, 0.0, 1.0], &[2, 2])?;
+    /// let b = Tensor::<f32>::from_vec(vec![0.5, -0.5], &[2])?;
+    /// assert_eq!(x.linear(&w, Some(&b)).to_vec(), vec![1.5, 1.5]);
+    /// # Ok::<(), tensor::TensorError>(())
+    /// ```
+    ///
+    /// # Panics
+    /// As [`try_linear`](Tensor::try_linear) fails.
+    #[track_caller]
+    pub fn linear(&self, weight: &Tensor<T>, bias: Option<&Tensor<T>>) -> Tensor<T> {
+        self.try_linear(weight, bias)
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Fallible form of [`linear`](Tensor::linear).
+    ///
+    /// # Errors
+    /// When the weight is not 2-D, the input's last dimension is not the weight's first, the
+    /// bias is not `[out]`, or memory runs out.
+    pub fn try_linear(&self, weight: &Tensor<T>, bias: Option<&Tensor<T>>) -> Result<Tensor<T>> {
+        let name = "linear";
+        let (x_shape, w_shape) = (self.shape(), weight.shape());
+        let fail = |why: String| {
+            TensorError::mismatch(
+                name,
+                x_shape,
+                w_shape,
+                format!(
+                    "cannot apply a weight of shape {w_shape:?} to an input of shape {x_shape:?} ({why})"
+                ),
+            )
+        };
+        let &[inputs, outputs] = w_shape else {
+            return Err(fail("the weight must be [in, out]".into()));
+        };
+        if x_shape.last() != Some(&inputs) {
+            return Err(fail(format!("the input's last dimension must be {inputs}")));
+        }
+        if let Some(b) = bias
+            && b.shape() != [outputs]
+        {
+            return Err(fail(format!(
+                "the bias has shape {:?}, not [{outputs}]",
+                b.shape()
+            )));
+        }
+        let rows = x_shape[..x_shape.len() - 1].iter().product::<usize>();
+        let mut out_shape: Dims = x_shape.into();
+        *out_shape
+            .last_mut()
+            .expect("internal: the input has a last dimension") = outputs;
+        crate::shape::checked_numel(name, &out_shape)?;
+        // The rows of x as one [rows, in] matrix: a view when the strides allow, else a copy.
+        let flat = self.try_reshape(&[rows, inputs])?;
+        let bias_data = bias.map(|b| b.strided().contiguous(name)).transpose()?;
+        let data = matmul::linear(name, flat.strided(), weight.strided(), bias_data.as_deref())?;
+        let op = Op::Linear {
+            input: self.clone(),
+            weight: weight.clone(),
+            bias: bias.cloned(),
+        };
+        Ok(Tensor::from_op(data, &out_shape, op))
+    }
 }

@@ -73,8 +73,19 @@ pub(crate) enum Op<T: Element> {
         arg: Tensor<T>,
         dim: usize,
     },
+    /// `mean((pred - target)²)` over operands of one shape.
+    Mse {
+        pred: Tensor<T>,
+        target: Tensor<T>,
+    },
     // Linear algebra; batch dimensions already broadcast to one shape.
     Matmul(Tensor<T>, Tensor<T>),
+    /// `input · weight + bias` over the last dimension of `input`, in one kernel call.
+    Linear {
+        input: Tensor<T>,
+        weight: Tensor<T>,
+        bias: Option<Tensor<T>>,
+    },
     // Movement: views or copies that rearrange elements without arithmetic.
     Reshape(Tensor<T>),
     Permute {
@@ -146,6 +157,10 @@ impl<T: Element> Op<T> {
             | Op::Maximum(lhs, rhs)
             | Op::Minimum(lhs, rhs)
             | Op::Matmul(lhs, rhs)
+            | Op::Mse {
+                pred: lhs,
+                target: rhs,
+            }
             | Op::Where {
                 on_true: lhs,
                 on_false: rhs,
@@ -156,6 +171,11 @@ impl<T: Element> Op<T> {
                 source: rhs,
                 ..
             } => smallvec![lhs, rhs],
+            Op::Linear {
+                input,
+                weight,
+                bias,
+            } => [input, weight].into_iter().chain(bias).collect(),
             Op::Concat { args, .. } => args.iter().collect(),
         }
     }
@@ -192,7 +212,9 @@ impl<T: Element> Op<T> {
                 kind: Extreme::Min, ..
             } => "min_dim",
             Op::LogSoftmax { .. } => "log_softmax",
+            Op::Mse { .. } => "mse",
             Op::Matmul(..) => "matmul",
+            Op::Linear { .. } => "linear",
             Op::Reshape(_) => "reshape",
             Op::Permute { .. } => "permute",
             Op::BroadcastTo(_) => "broadcast_to",

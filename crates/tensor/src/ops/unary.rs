@@ -12,7 +12,7 @@ impl<T: Element> Tensor<T> {
     fn try_unary(
         &self,
         name: &'static str,
-        f: impl Fn(T) -> T,
+        f: impl Fn(T) -> T + Sync + Send,
         op: impl FnOnce(Tensor<T>) -> Op<T>,
     ) -> Result<Tensor<T>> {
         let data = elementwise::map(name, self.strided(), f)?;
