@@ -6,15 +6,12 @@
 //! gradients are themselves differentiable (grad of grad, Hessian-vector products) through the
 //! very same rules.
 
-use std::collections::HashSet;
-use std::hash::BuildHasherDefault;
-
 use smallvec::{SmallVec, smallvec};
 
 use crate::element::Element;
 use crate::error::{Result, TensorError};
-use crate::gradients::{Gradients, IdHasher, IdMap};
-use crate::kernels::elementwise;
+use crate::gradients::{Gradients, SmallIdMap};
+use crate::kernels::{Buf, elementwise};
 use crate::layout::Layout;
 use crate::mode::with_grad_enabled;
 use crate::ops::{Extreme, Op};
@@ -144,12 +141,12 @@ fn run<T: Element>(
     let order = topological_order(root);
     // Gradients of nodes not yet consumed. Each is removed when its node is processed, so an
     // intermediate gradient is freed as soon as its inputs' gradients exist.
-    let mut pending: IdMap<Tensor<T>> = IdMap::default();
-    pending.insert(root.id(), seed.clone());
+    let mut pending: SmallIdMap<Tensor<T>> = SmallIdMap::default();
+    pending.insert_new(root.id(), seed.clone());
     let mut result = Gradients::new();
     with_grad_enabled(create_graph, || {
         for node in order.iter().rev() {
-            let Some(grad) = pending.remove(&node.id()) else {
+            let Some(grad) = pending.remove(node.id()) else {
                 continue;
             };
             let Some(op) = node.op() else {
@@ -171,24 +168,25 @@ fn run<T: Element>(
 /// The tracked nodes reachable from `root`, every node after all of its inputs. Iterative, so
 /// deep graphs cannot overflow the stack; untracked inputs are not entered, which prunes
 /// every branch that reaches no leaf requiring grad.
-fn topological_order<T: Element>(root: &Tensor<T>) -> Vec<Tensor<T>> {
-    let mut order = Vec::new();
-    let mut visited: HashSet<_, BuildHasherDefault<IdHasher>> = HashSet::default();
+fn topological_order<T: Element>(root: &Tensor<T>) -> SmallVec<[Tensor<T>; 16]> {
+    let mut order = SmallVec::new();
+    let mut visited: SmallIdMap<()> = SmallIdMap::default();
     // (node, whether its inputs have been pushed)
-    let mut stack = vec![(root.clone(), false)];
+    let mut stack: SmallVec<[(Tensor<T>, bool); 16]> = smallvec![(root.clone(), false)];
     while let Some((node, expanded)) = stack.pop() {
         if expanded {
             order.push(node);
             continue;
         }
-        if !visited.insert(node.id()) {
+        if visited.contains(node.id()) {
             continue;
         }
-        let inputs: SmallVec<[Tensor<T>; 2]> = match node.op() {
+        visited.insert_new(node.id(), ());
+        let inputs: SmallVec<[Tensor<T>; 3]> = match node.op() {
             Some(op) => op
                 .inputs()
                 .into_iter()
-                .filter(|input| input.is_tracked() && !visited.contains(&input.id()))
+                .filter(|input| input.is_tracked() && !visited.contains(input.id()))
                 .cloned()
                 .collect(),
             None => SmallVec::new(),
@@ -203,18 +201,14 @@ fn topological_order<T: Element>(root: &Tensor<T>) -> Vec<Tensor<T>> {
 /// sum is formed only on real fan-in, in place when the pending buffer is not shared and no
 /// graph is being recorded.
 fn accumulate<T: Element>(
-    pending: &mut IdMap<Tensor<T>>,
+    pending: &mut SmallIdMap<Tensor<T>>,
     input: &Tensor<T>,
     grad: Tensor<T>,
     create_graph: bool,
 ) -> Result<()> {
-    use std::collections::hash_map::Entry;
-    match pending.entry(input.id()) {
-        Entry::Vacant(slot) => {
-            slot.insert(grad);
-        }
-        Entry::Occupied(mut slot) => {
-            let existing = slot.get_mut();
+    match pending.get_mut(input.id()) {
+        None => pending.insert_new(input.id(), grad),
+        Some(existing) => {
             if !create_graph && let Some(data) = existing.unique_data_mut() {
                 elementwise::add_assign(data, grad.strided());
             } else {
@@ -283,7 +277,7 @@ fn with_kept_dims(reduced: &[usize], dims: &[usize], rank: usize) -> Dims {
         .collect()
 }
 
-type InputGrads<T> = SmallVec<[Option<Tensor<T>>; 2]>;
+type InputGrads<T> = SmallVec<[Option<Tensor<T>>; 3]>;
 
 /// For a tracked `input`, the gradient `rule` computes; `None` when no gradient is needed.
 fn needed<T: Element>(
@@ -564,5 +558,5 @@ fn selection_mask<T: Element>(shape: &[usize], dim: usize, indices: &[usize]) ->
             data[(o * len + at) * inner + i] = T::one();
         }
     }
-    Tensor::constant(data, Layout::contiguous(shape))
+    Tensor::constant(Buf::from_vec(data), Layout::contiguous(shape))
 }

@@ -30,6 +30,51 @@ impl Hasher for IdHasher {
 
 pub(crate) type IdMap<V> = HashMap<TensorId, V, BuildHasherDefault<IdHasher>>;
 
+/// A map keyed by tensor ids for the bookkeeping of one backward pass: a linear scan over an
+/// inline array while small (tiny graphs then allocate nothing for it), a hash table beyond.
+pub(crate) struct SmallIdMap<V> {
+    small: smallvec::SmallVec<[(TensorId, V); 8]>,
+    large: IdMap<V>,
+}
+
+impl<V> Default for SmallIdMap<V> {
+    fn default() -> Self {
+        SmallIdMap {
+            small: smallvec::SmallVec::new(),
+            large: IdMap::default(),
+        }
+    }
+}
+
+impl<V> SmallIdMap<V> {
+    pub(crate) fn get_mut(&mut self, id: TensorId) -> Option<&mut V> {
+        match self.small.iter_mut().find(|(k, _)| *k == id) {
+            Some((_, v)) => Some(v),
+            None => self.large.get_mut(&id),
+        }
+    }
+
+    pub(crate) fn contains(&self, id: TensorId) -> bool {
+        self.small.iter().any(|(k, _)| *k == id) || self.large.contains_key(&id)
+    }
+
+    /// Inserts a key that is not present.
+    pub(crate) fn insert_new(&mut self, id: TensorId, value: V) {
+        if self.small.len() < self.small.inline_size() {
+            self.small.push((id, value));
+        } else {
+            self.large.insert(id, value);
+        }
+    }
+
+    pub(crate) fn remove(&mut self, id: TensorId) -> Option<V> {
+        match self.small.iter().position(|(k, _)| *k == id) {
+            Some(at) => Some(self.small.swap_remove(at).1),
+            None => self.large.remove(&id),
+        }
+    }
+}
+
 /// Something whose gradient can be looked up: a [`Tensor`] or a [`Parameter`].
 pub trait GradKey<T: Element> {
     /// The id the gradient is stored under.

@@ -8,7 +8,7 @@ use rand::distr::{Distribution, Uniform};
 
 use crate::element::{DType, Element};
 use crate::error::{Result, TensorError};
-use crate::kernels::{self, Strided};
+use crate::kernels::{self, Buf, INLINE, Strided};
 use crate::layout::{Layout, for_each_run};
 use crate::mode::is_grad_enabled;
 use crate::ops::Op;
@@ -35,12 +35,61 @@ pub struct Tensor<T: Element = f32> {
 
 pub(crate) struct Inner<T: Element> {
     id: TensorId,
-    storage: Arc<Vec<T>>,
+    storage: Storage<T>,
     layout: Layout,
     /// The recorded operation; `None` for leaves and for results nothing tracked reaches.
     op: Option<Op<T>>,
     /// A leaf whose gradient `backward` reports.
     requires_grad: bool,
+}
+
+/// A tensor's elements: a few inline, in the tensor itself (no allocation; a view copies
+/// them), more on the heap, shared by the views of the tensor.
+pub(crate) enum Storage<T> {
+    Inline(Buf<T>),
+    Shared(Arc<Vec<T>>),
+}
+
+impl<T: Copy> Storage<T> {
+    /// Takes a kernel's buffer: inline if it stayed inline, else its heap allocation as is.
+    pub(crate) fn new(buf: Buf<T>) -> Self {
+        if buf.spilled() {
+            Storage::Shared(Arc::new(buf.into_vec()))
+        } else {
+            Storage::Inline(buf)
+        }
+    }
+
+    fn from_vec(data: Vec<T>) -> Self {
+        if data.len() <= INLINE {
+            Storage::Inline(Buf::from_slice(&data))
+        } else {
+            Storage::Shared(Arc::new(data))
+        }
+    }
+
+    fn as_slice(&self) -> &[T] {
+        match self {
+            Storage::Inline(buf) => buf,
+            Storage::Shared(data) => data,
+        }
+    }
+
+    /// The same elements for another tensor: the heap buffer shared, inline ones copied.
+    fn share(&self) -> Self {
+        match self {
+            Storage::Inline(buf) => Storage::Inline(buf.clone()),
+            Storage::Shared(data) => Storage::Shared(Arc::clone(data)),
+        }
+    }
+
+    /// Mutable access when no other tensor shares the elements.
+    fn unique_mut(&mut self) -> Option<&mut [T]> {
+        match self {
+            Storage::Inline(buf) => Some(buf),
+            Storage::Shared(data) => Arc::get_mut(data).map(Vec::as_mut_slice),
+        }
+    }
 }
 
 /// The identity of a tensor, the key of its gradient in [`Gradients`](crate::Gradients).
@@ -71,7 +120,7 @@ impl<T: Element> Clone for Tensor<T> {
 impl<T: Element> Tensor<T> {
     fn build(
         id: TensorId,
-        storage: Arc<Vec<T>>,
+        storage: Storage<T>,
         layout: Layout,
         op: Option<Op<T>>,
         requires_grad: bool,
@@ -88,16 +137,16 @@ impl<T: Element> Tensor<T> {
     }
 
     /// An untracked tensor over `data` (laid out by `layout`).
-    pub(crate) fn constant(data: Vec<T>, layout: Layout) -> Self {
-        Self::build(TensorId::fresh(), Arc::new(data), layout, None, false)
+    pub(crate) fn constant(data: Buf<T>, layout: Layout) -> Self {
+        Self::build(TensorId::fresh(), Storage::new(data), layout, None, false)
     }
 
     /// The result of `op`, row-major in `data`. The operation is kept only when grad mode is
     /// on and one of its inputs is tracked: inference builds no graph.
-    pub(crate) fn from_op(data: Vec<T>, shape: &[usize], op: Op<T>) -> Self {
+    pub(crate) fn from_op(data: Buf<T>, shape: &[usize], op: Op<T>) -> Self {
         Self::build(
             TensorId::fresh(),
-            Arc::new(data),
+            Storage::new(data),
             Layout::contiguous(shape),
             record(op),
             false,
@@ -108,7 +157,7 @@ impl<T: Element> Tensor<T> {
     pub(crate) fn view_of(&self, layout: Layout, op: Op<T>) -> Self {
         Self::build(
             TensorId::fresh(),
-            Arc::clone(&self.inner.storage),
+            self.inner.storage.share(),
             layout,
             record(op),
             false,
@@ -120,7 +169,7 @@ impl<T: Element> Tensor<T> {
     pub(crate) fn leaf_with_id(&self, id: TensorId) -> Self {
         Self::build(
             id,
-            Arc::clone(&self.inner.storage),
+            self.inner.storage.share(),
             self.inner.layout.clone(),
             None,
             true,
@@ -129,7 +178,13 @@ impl<T: Element> Tensor<T> {
 
     /// A leaf over `data` (row-major, `shape`) that receives gradients under `id`.
     pub(crate) fn leaf_from_vec(data: Vec<T>, shape: &[usize], id: TensorId) -> Self {
-        Self::build(id, Arc::new(data), Layout::contiguous(shape), None, true)
+        Self::build(
+            id,
+            Storage::from_vec(data),
+            Layout::contiguous(shape),
+            None,
+            true,
+        )
     }
 
     pub(crate) fn layout(&self) -> &Layout {
@@ -143,7 +198,7 @@ impl<T: Element> Tensor<T> {
     /// The storage and layout, as the kernels read them.
     pub(crate) fn strided(&self) -> Strided<'_, T> {
         Strided {
-            data: &self.inner.storage,
+            data: self.inner.storage.as_slice(),
             layout: &self.inner.layout,
         }
     }
@@ -159,11 +214,11 @@ impl<T: Element> Tensor<T> {
     /// that must not be seen by anyone else.
     pub(crate) fn unique_data_mut(&mut self) -> Option<&mut [T]> {
         let inner = Arc::get_mut(&mut self.inner)?;
-        let covers_all = inner.layout.contiguous_range() == Some(0..inner.storage.len());
+        let covers_all = inner.layout.contiguous_range() == Some(0..inner.storage.as_slice().len());
         if !covers_all {
             return None;
         }
-        Arc::get_mut(&mut inner.storage).map(Vec::as_mut_slice)
+        inner.storage.unique_mut()
     }
 }
 
@@ -187,12 +242,18 @@ impl<T: Element> Tensor<T> {
                 actual: data.len(),
             });
         }
-        Ok(Self::constant(data, Layout::contiguous(shape)))
+        Ok(Self::build(
+            TensorId::fresh(),
+            Storage::from_vec(data),
+            Layout::contiguous(shape),
+            None,
+            false,
+        ))
     }
 
     /// A rank-0 tensor holding `value`.
     pub fn scalar(value: T) -> Self {
-        Self::constant(vec![value], Layout::contiguous(&[]))
+        Self::constant(Buf::from_slice(&[value]), Layout::contiguous(&[]))
     }
 
     /// A tensor of `shape` with every element `value`.
@@ -442,7 +503,7 @@ impl<T: Element> Tensor<T> {
     /// contiguously (results of ops always do; views may not). No copy.
     pub fn as_slice(&self) -> Option<&[T]> {
         let range = self.inner.layout.contiguous_range()?;
-        Some(&self.inner.storage[range])
+        Some(&self.inner.storage.as_slice()[range])
     }
 
     /// Calls `f(i, value)` for every element in row-major order, reading through the layout:
@@ -457,7 +518,7 @@ impl<T: Element> Tensor<T> {
     /// # Ok::<(), tensor::TensorError>(())
     /// ```
     pub fn for_each_value(&self, mut f: impl FnMut(usize, T)) {
-        let data = &self.inner.storage;
+        let data = self.inner.storage.as_slice();
         let layout = &self.inner.layout;
         let mut i = 0;
         for_each_run(layout.shape(), [layout], |[offset], len, [step]| {
@@ -488,7 +549,7 @@ impl<T: Element> Tensor<T> {
                 shape: self.shape().to_vec(),
             });
         }
-        Ok(self.inner.storage[self.inner.layout.offset()])
+        Ok(self.inner.storage.as_slice()[self.inner.layout.offset()])
     }
 
     /// Whether gradients flow through this tensor: a leaf made by
@@ -514,7 +575,7 @@ impl<T: Element> Tensor<T> {
     pub fn require_grad(self) -> Self {
         Self::build(
             TensorId::fresh(),
-            Arc::clone(&self.inner.storage),
+            self.inner.storage.share(),
             self.inner.layout.clone(),
             None,
             true,
@@ -525,7 +586,7 @@ impl<T: Element> Tensor<T> {
     pub fn detach(&self) -> Self {
         Self::build(
             TensorId::fresh(),
-            Arc::clone(&self.inner.storage),
+            self.inner.storage.share(),
             self.inner.layout.clone(),
             None,
             false,

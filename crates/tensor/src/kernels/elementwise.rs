@@ -7,7 +7,7 @@
 
 use rayon::prelude::*;
 
-use super::{Strided, alloc};
+use super::{Buf, Strided, alloc};
 use crate::element::Element;
 use crate::error::Result;
 use crate::layout::for_each_run;
@@ -24,13 +24,15 @@ pub(crate) fn map<T: Copy + Sync, U: Send>(
     op: &'static str,
     src: Strided<'_, T>,
     f: impl Fn(T) -> U + Sync + Send,
-) -> Result<Vec<U>> {
+) -> Result<Buf<U>> {
     let mut out = alloc(op, src.layout.numel())?;
     if let Some(range) = src.layout.contiguous_range() {
         let src = &src.data[range];
         if src.len() >= PARALLEL_MIN {
             let mapped = src.par_iter().with_min_len(PARALLEL_PIECE).map(|&x| f(x));
-            mapped.collect_into_vec(&mut out);
+            let mut all = out.into_vec();
+            mapped.collect_into_vec(&mut all);
+            return Ok(Buf::from_vec(all));
         } else {
             out.extend(src.iter().map(|&x| f(x)));
         }
@@ -53,14 +55,16 @@ pub(crate) fn zip_map<T: Copy + Sync, U: Send>(
     lhs: Strided<'_, T>,
     rhs: Strided<'_, T>,
     f: impl Fn(T, T) -> U + Sync + Send,
-) -> Result<Vec<U>> {
+) -> Result<Buf<U>> {
     debug_assert_eq!(lhs.shape(), rhs.shape());
     let mut out = alloc(op, lhs.layout.numel())?;
     if let (Some(l), Some(r)) = (lhs.layout.contiguous_range(), rhs.layout.contiguous_range()) {
         let (l, r) = (&lhs.data[l], &rhs.data[r]);
         if l.len() >= PARALLEL_MIN {
             let pairs = l.par_iter().zip(r.par_iter()).with_min_len(PARALLEL_PIECE);
-            pairs.map(|(&a, &b)| f(a, b)).collect_into_vec(&mut out);
+            let mut all = out.into_vec();
+            pairs.map(|(&a, &b)| f(a, b)).collect_into_vec(&mut all);
+            return Ok(Buf::from_vec(all));
         } else {
             out.extend(l.iter().zip(r).map(|(&a, &b)| f(a, b)));
         }
@@ -92,7 +96,7 @@ pub(crate) fn zip3_map<T: Copy, U>(
     b: Strided<'_, T>,
     c: Strided<'_, T>,
     f: impl Fn(T, T, T) -> U,
-) -> Result<Vec<U>> {
+) -> Result<Buf<U>> {
     let mut out = alloc(op, a.layout.numel())?;
     for_each_run(
         a.shape(),

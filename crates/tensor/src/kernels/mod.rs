@@ -8,6 +8,8 @@ pub(crate) mod select;
 
 use std::borrow::Cow;
 
+use smallvec::SmallVec;
+
 use crate::error::{Result, TensorError};
 use crate::layout::{Layout, for_each_run};
 
@@ -28,22 +30,29 @@ impl<'a, T: Copy> Strided<'a, T> {
     pub(crate) fn contiguous(&self, op: &'static str) -> Result<Cow<'a, [T]>> {
         match self.layout.contiguous_range() {
             Some(range) => Ok(Cow::Borrowed(&self.data[range])),
-            None => gather(op, *self).map(Cow::Owned),
+            None => gather(op, *self).map(|buf| Cow::Owned(buf.into_vec())),
         }
     }
 }
 
+/// Up to this many elements a buffer lives inline, in the tensor itself: the small tensors of
+/// tiny graphs then cost no allocation for their data.
+pub(crate) const INLINE: usize = 16;
+
+/// A kernel's output buffer: inline up to [`INLINE`] elements, on the heap beyond.
+pub(crate) type Buf<T> = SmallVec<[T; INLINE]>;
+
 /// An empty buffer with room for `len` elements, or an error naming `op` when the allocation
 /// fails (a huge broadcast must not abort the process).
-pub(crate) fn alloc<T>(op: &'static str, len: usize) -> Result<Vec<T>> {
-    let mut out = Vec::new();
+pub(crate) fn alloc<T>(op: &'static str, len: usize) -> Result<Buf<T>> {
+    let mut out = Buf::new();
     out.try_reserve_exact(len)
         .map_err(|_| TensorError::OutOfMemory { op, elements: len })?;
     Ok(out)
 }
 
 /// A row-major copy of the elements of `src`.
-pub(crate) fn gather<T: Copy>(op: &'static str, src: Strided<'_, T>) -> Result<Vec<T>> {
+pub(crate) fn gather<T: Copy>(op: &'static str, src: Strided<'_, T>) -> Result<Buf<T>> {
     let mut out = alloc(op, src.layout.numel())?;
     for_each_run(
         src.shape(),

@@ -7,8 +7,8 @@
 
 use rayon::prelude::*;
 
-use super::alloc;
 use super::elementwise::PARALLEL_MIN;
+use super::{Buf, alloc};
 use crate::element::Element;
 use crate::error::Result;
 use crate::ops::Extreme;
@@ -53,7 +53,7 @@ impl Axis {
 }
 
 /// Sums `data` (`[outer, len, inner]`, row-major) over the middle axis.
-pub(crate) fn sum<T: Element>(op: &'static str, data: &[T], axis: Axis) -> Result<Vec<T>> {
+pub(crate) fn sum<T: Element>(op: &'static str, data: &[T], axis: Axis) -> Result<Buf<T>> {
     let Axis { outer, len, inner } = axis;
     let mut out = alloc(op, outer * inner)?;
     if len == 0 || outer * inner == 0 {
@@ -172,7 +172,7 @@ pub(crate) fn extreme<T: Element>(
     data: &[T],
     axis: Axis,
     kind: Extreme,
-) -> Result<(Vec<T>, Vec<usize>)> {
+) -> Result<(Buf<T>, Vec<usize>)> {
     let Axis { outer, len, inner } = axis;
     let better = |candidate: T, best: T| {
         !best.is_nan()
@@ -183,7 +183,7 @@ pub(crate) fn extreme<T: Element>(
                 })
     };
     let mut values = alloc(op, outer * inner)?;
-    let mut indices = alloc(op, outer * inner)?;
+    let mut indices = alloc(op, outer * inner)?.into_vec();
     if inner == 0 {
         return Ok((values, indices));
     }
@@ -206,7 +206,7 @@ pub(crate) fn extreme<T: Element>(
 
 /// `log_softmax` along the middle axis: `x - max - ln(sum(exp(x - max)))`. Subtracting the
 /// maximum keeps every `exp` at most 1, so nothing overflows.
-pub(crate) fn log_softmax<T: Element>(op: &'static str, data: &[T], axis: Axis) -> Result<Vec<T>> {
+pub(crate) fn log_softmax<T: Element>(op: &'static str, data: &[T], axis: Axis) -> Result<Buf<T>> {
     let Axis { len, inner, .. } = axis;
     let mut out = alloc(op, data.len())?;
     if len == 0 || inner == 0 {
@@ -264,19 +264,22 @@ mod tests {
             len: 300,
             inner: 3,
         };
-        assert_eq!(sum("t", &data, axis).unwrap(), vec![300.0, 600.0, 900.0]);
+        assert_eq!(
+            sum("t", &data, axis).unwrap().as_slice(),
+            [300.0, 600.0, 900.0]
+        );
         let empty = Axis {
             outer: 2,
             len: 0,
             inner: 3,
         };
-        assert_eq!(sum::<f64>("t", &[], empty).unwrap(), vec![0.0; 6]);
+        assert_eq!(sum::<f64>("t", &[], empty).unwrap().as_slice(), [0.0; 6]);
         let rows = Axis {
             outer: 2,
             len: 0,
             inner: 1,
         };
-        assert_eq!(sum::<f64>("t", &[], rows).unwrap(), vec![0.0; 2]);
+        assert_eq!(sum::<f64>("t", &[], rows).unwrap().as_slice(), [0.0; 2]);
     }
 
     #[test]
@@ -292,7 +295,7 @@ mod tests {
                 len,
                 inner,
             };
-            assert_eq!(sum("t", &data, axis).unwrap(), want, "len {len}");
+            assert_eq!(sum("t", &data, axis).unwrap().as_slice(), want, "len {len}");
         }
     }
 
@@ -304,7 +307,7 @@ mod tests {
             inner: 1,
         };
         let (v, i) = extreme("t", &[1.0, 3.0, 3.0, 2.0], axis, Extreme::Max).unwrap();
-        assert_eq!((v, i), (vec![3.0], vec![1]));
+        assert_eq!((v.as_slice(), i), (&[3.0][..], vec![1]));
         let (v, i) = extreme("t", &[1.0, f64::NAN, 5.0, f64::NAN], axis, Extreme::Max).unwrap();
         assert!(v[0].is_nan());
         assert_eq!(i, vec![1]);

@@ -1,7 +1,7 @@
 //! Kernels that move whole rows: concatenation and indexed selection and accumulation.
 
-use super::alloc;
 use super::reduce::Axis;
+use super::{Buf, alloc};
 use crate::element::Element;
 use crate::error::Result;
 
@@ -12,7 +12,7 @@ pub(crate) fn concat<T: Copy>(
     lens: &[usize],
     outer: usize,
     inner: usize,
-) -> Result<Vec<T>> {
+) -> Result<Buf<T>> {
     let total: usize = lens.iter().sum();
     let mut out = alloc(op, outer * total * inner)?;
     for o in 0..outer {
@@ -31,7 +31,7 @@ pub(crate) fn index_select<T: Copy>(
     src: &[T],
     axis: Axis,
     indices: &[usize],
-) -> Result<Vec<T>> {
+) -> Result<Buf<T>> {
     let Axis { outer, len, inner } = axis;
     let mut out = alloc(op, outer * indices.len() * inner)?;
     for o in 0..outer {
@@ -51,7 +51,7 @@ pub(crate) fn index_add<T: Element>(
     axis: Axis,
     indices: &[usize],
     source: &[T],
-) -> Result<Vec<T>> {
+) -> Result<Buf<T>> {
     let Axis { outer, len, inner } = axis;
     let mut out = alloc(op, base.len())?;
     out.extend_from_slice(base);

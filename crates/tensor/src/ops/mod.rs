@@ -126,7 +126,7 @@ impl<T: Element> Op<T> {
     /// The tensors this operation's gradient flows to. This is the only place an operation's
     /// inputs are listed: the topological sort, the graph printer and the iterative drop all
     /// go through it.
-    pub(crate) fn inputs(&self) -> SmallVec<[&Tensor<T>; 2]> {
+    pub(crate) fn inputs(&self) -> SmallVec<[&Tensor<T>; 3]> {
         match self {
             Op::Neg(arg)
             | Op::Exp(arg)

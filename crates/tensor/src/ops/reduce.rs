@@ -1,10 +1,10 @@
 //! Reductions: sums, means, extremes, softmax.
 
-use std::borrow::Cow;
 use std::sync::Arc;
 
 use crate::element::Element;
 use crate::error::{Result, TensorError};
+use crate::kernels::Buf;
 use crate::kernels::reduce::{self, Axis};
 use crate::layout::Layout;
 use crate::ops::{Extreme, Op};
@@ -28,7 +28,8 @@ impl<T: Element> Tensor<T> {
     /// Sums over `dims` (sorted, distinct), recorded as one [`Op::Sum`].
     pub(crate) fn try_sum_dims(&self, dims: &[usize], keepdim: bool) -> Result<Tensor<T>> {
         let op = "sum";
-        let mut data: Cow<'_, [T]> = self.strided().contiguous(op)?;
+        let source = self.strided().contiguous(op)?;
+        let mut summed: Option<Buf<T>> = None;
         let mut shape: Vec<usize> = self.shape().to_vec();
         // Reduce each run of consecutive dims in one pass, the last run first so the indices
         // of the earlier runs stay valid.
@@ -39,18 +40,20 @@ impl<T: Element> Tensor<T> {
                 start -= 1;
             }
             let span = dims[start]..dims[end - 1] + 1;
-            let summed = reduce::sum(op, &data, Axis::spanning(&shape, span.clone()))?;
-            data = Cow::Owned(summed);
+            let input: &[T] = summed.as_deref().unwrap_or(&source);
+            let next = reduce::sum(op, input, Axis::spanning(&shape, span.clone()))?;
+            summed = Some(next);
             shape.drain(span);
             end = start;
         }
+        let data = summed.unwrap_or_else(|| Buf::from_slice(&source));
         let out_shape = reduced_shape(self.shape(), dims, keepdim);
         let op = Op::Sum {
             arg: self.clone(),
             dims: dims.into(),
             keepdim,
         };
-        Ok(Tensor::from_op(data.into_owned(), &out_shape, op))
+        Ok(Tensor::from_op(data, &out_shape, op))
     }
 
     /// The sum of all elements, as a rank-0 tensor (0 for an empty tensor). Pairwise
@@ -401,7 +404,8 @@ impl<T: Element> Tensor<T> {
             pred: self.clone(),
             target: target.clone(),
         };
-        Ok(Tensor::from_op(vec![total / count(self.numel())], &[], op))
+        let mean = Buf::from_slice(&[total / count(self.numel())]);
+        Ok(Tensor::from_op(mean, &[], op))
     }
 }
 
