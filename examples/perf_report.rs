@@ -5,13 +5,19 @@
 //! - W2–W4: a whole training step (forward, MSE, backward, SGD) against the time the gemm
 //!   kernel alone needs for the same matrix products: the step's matmul efficiency.
 //!
+//! - memory: the peak heap of a W2 step against the bytes of its parameters, activations
+//!   and gradients, counted by a global allocator.
+//!
 //! ```sh
 //! cargo run --release --example perf_report
 //! ```
+#![allow(unsafe_code)]
 
 #[path = "../benches/common/mod.rs"]
 mod common;
 
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use common::{KernelBaseline, MlpStep, median_time};
@@ -19,10 +25,91 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use surefire::tensor::Tensor;
 
+/// Tracks the bytes live on the heap and their peak.
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+fn grew(bytes: usize) {
+    let live = LIVE.fetch_add(bytes, Ordering::Relaxed) + bytes;
+    PEAK.fetch_max(live, Ordering::Relaxed);
+}
+
+// SAFETY: every call is forwarded unchanged to the system allocator; the counters are atomics.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        grew(layout.size());
+        // SAFETY: same contract as our caller's.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        // SAFETY: same contract as our caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        grew(new_size);
+        // SAFETY: same contract as our caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Peak heap during one W2 step, above what was live before it, against the bytes of the
+/// step's parameters, activations (inputs and every forward result) and gradients.
+fn memory_report() {
+    use surefire::nn::{Module, mse_loss};
+    use surefire::optim::Optimizer;
+    let mut work = common::w2();
+    work.step(); // the optimizer's state (none for plain SGD) and the thread pool exist now
+    let f32s = |n: usize| n * std::mem::size_of::<f32>();
+    let params: usize = work
+        .model
+        .parameters()
+        .iter()
+        .map(|p| f32s(p.numel()))
+        .sum();
+    let before = LIVE.load(Ordering::Relaxed);
+    PEAK.store(before, Ordering::Relaxed);
+    let loss = mse_loss(&work.model.forward(&work.x), &work.y);
+    // Activations: the inputs, each layer's linear and sigmoid outputs, and the loss.
+    let mut activations = f32s(work.x.numel() + work.y.numel()) + f32s(1);
+    for pair in work.sizes.windows(2) {
+        activations += 2 * f32s(work.batch * pair[1]);
+    }
+    let grads = loss.backward();
+    drop(loss);
+    work.opt.step(&grads);
+    drop(grads);
+    let peak = PEAK.load(Ordering::Relaxed) - before;
+    // What the step holds at its peak: the parameters and the data (live before it) plus
+    // everything it allocated.
+    let data = f32s(work.x.numel() + work.y.numel());
+    let held = params + data + peak;
+    let budget = params + activations + params;
+    println!(
+        "Memory, one W2 step: parameters {:.2} MB + data {:.2} MB + peak allocated during the step \
+         {:.2} MB = {:.2} MB;\n  parameters + activations + gradients = {:.2} MB; ratio {:.2} (target <= 1.5)\n",
+        params as f64 / 1e6,
+        data as f64 / 1e6,
+        peak as f64 / 1e6,
+        held as f64 / 1e6,
+        budget as f64 / 1e6,
+        held as f64 / budget as f64
+    );
+}
+
 fn main() {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!("surefire performance report: f32, {threads} hardware threads, medians of 9 rounds\n");
     let round = Duration::from_millis(200);
+    memory_report();
 
     println!("W1 matmul C = A·B, square n     ours        gemm kernel   ours/kernel   GFLOP/s");
     let mut rng = StdRng::seed_from_u64(1);
