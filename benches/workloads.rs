@@ -1,6 +1,6 @@
 //! Criterion benchmarks of the performance issue's workloads (`cargo bench`): matmul sizes
 //! (W1), training steps of three networks (W2–W4), elementwise ops contiguous and broadcast,
-//! reductions, and backward alone. `cargo run --release --example perf_report` prints the
+//! reductions, backward alone, and anomaly mode on and off. `cargo run --release --example perf_report` prints the
 //! same workloads as ratios against the gemm kernel measured in the same process.
 
 mod common;

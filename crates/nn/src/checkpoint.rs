@@ -353,7 +353,27 @@ pub fn load<T: Element, M: Module<T> + ?Sized>(
         path: path.to_path_buf(),
         source,
     })?;
-    let file = SafeTensors::deserialize(&bytes).map_err(|e| CheckpointError::Format {
+    load_bytes(model, &bytes, path)
+}
+
+/// As [`load`], from a checkpoint already in memory (embedded in a binary, received over a
+/// network). Errors name the file as `<memory>`.
+///
+/// # Errors
+/// As [`load`], except for reading.
+pub fn load_from_bytes<T: Element, M: Module<T> + ?Sized>(
+    model: &M,
+    bytes: &[u8],
+) -> Result<(), CheckpointError> {
+    load_bytes(model, bytes, Path::new("<memory>"))
+}
+
+fn load_bytes<T: Element, M: Module<T> + ?Sized>(
+    model: &M,
+    bytes: &[u8],
+    path: &Path,
+) -> Result<(), CheckpointError> {
+    let file = SafeTensors::deserialize(bytes).map_err(|e| CheckpointError::Format {
         path: path.to_path_buf(),
         message: e.to_string(),
     })?;

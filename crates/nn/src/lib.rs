@@ -36,7 +36,9 @@ mod loss;
 mod module;
 
 pub use activation::Activation;
-pub use checkpoint::{CheckpointError, Mismatch, load, read_metadata, save, save_with_metadata};
+pub use checkpoint::{
+    CheckpointError, Mismatch, load, load_from_bytes, read_metadata, save, save_with_metadata,
+};
 pub use dense::{Dense, Mlp};
 pub use loss::{
     Reduction, bce_loss, bce_with_logits_loss, cross_entropy, mse_loss, try_bce_loss,

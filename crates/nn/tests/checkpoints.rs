@@ -266,3 +266,21 @@ fn save_into_a_read_only_folder_fails_and_keeps_the_previous_file() {
     nn::load(&check, &path).unwrap();
     assert_eq!(bits(&check), bits(&first));
 }
+
+#[test]
+fn the_fuzz_corpus_replays_without_panic() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/checkpoint");
+    let small = model::<f32>(&[3, 4, 2], 0);
+    let wide = model::<f64>(&[3, 4, 2], 0);
+    let (mut replayed, mut loaded) = (0, 0);
+    for entry in std::fs::read_dir(&dir).expect("the checkpoint corpus is in the repository") {
+        let bytes =
+            std::fs::read(entry.expect("a readable entry").path()).expect("a readable file");
+        loaded += usize::from(nn::load_from_bytes(&small, &bytes).is_ok());
+        loaded += usize::from(nn::load_from_bytes(&wide, &bytes).is_ok());
+        replayed += 1;
+    }
+    assert!(replayed > 0, "no corpus files in {}", dir.display());
+    // The seeds include valid checkpoints for both element types.
+    assert!(loaded >= 2, "only {loaded} corpus files loaded");
+}

@@ -153,9 +153,16 @@ fn run<T: Element>(
                 result.insert_id(node.id(), grad);
                 continue;
             };
-            let grads = input_grads(op, node, &grad)?;
+            // The rule's own ops are not checked as forward ops: a non-finite gradient is
+            // reported as this op's, in the backward pass.
+            let anomaly = crate::is_anomaly_enabled();
+            let grads = crate::mode::with_anomaly(false, || input_grads(op, node, &grad))?;
             for (input, input_grad) in op.inputs().into_iter().zip(grads) {
                 if let Some(input_grad) = input_grad {
+                    if anomaly {
+                        let values = input_grad.to_vec();
+                        crate::mode::check_finite(op.name(), "backward", input.shape(), values)?;
+                    }
                     debug_assert_eq!(input_grad.shape(), input.shape(), "rule of {}", op.name());
                     accumulate(&mut pending, input, input_grad, create_graph)?;
                 }

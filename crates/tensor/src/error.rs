@@ -63,6 +63,18 @@ pub enum TensorError {
         /// The number of elements asked for.
         elements: usize,
     },
+    /// Inside [`detect_anomaly`](crate::detect_anomaly): an operation produced a NaN or an
+    /// infinity.
+    NonFinite {
+        /// The operation whose result holds the value.
+        op: &'static str,
+        /// `"forward"` for the op's result, `"backward"` for a gradient its rule produced.
+        pass: &'static str,
+        /// The shape of the offending tensor.
+        shape: Vec<usize>,
+        /// The first non-finite value found.
+        value: f64,
+    },
     /// An argument outside the operation's domain (a bad index, step, range or count).
     InvalidArgument {
         /// The operation that failed.
@@ -82,7 +94,8 @@ impl TensorError {
             | TensorError::NotOneElement { op, .. }
             | TensorError::NotTracked { op }
             | TensorError::InvalidArgument { op, .. }
-            | TensorError::OutOfMemory { op, .. } => op,
+            | TensorError::OutOfMemory { op, .. }
+            | TensorError::NonFinite { op, .. } => op,
             TensorError::DataLength { .. } => "from_vec",
         }
     }
@@ -156,6 +169,16 @@ impl fmt::Display for TensorError {
                  computed under no_grad)"
             ),
             TensorError::InvalidArgument { op, message } => write!(f, "{op}: {message}"),
+            TensorError::NonFinite {
+                op,
+                pass,
+                shape,
+                value,
+            } => write!(
+                f,
+                "{op}: the {pass} pass produced {value} in a tensor of shape {shape:?} \
+                 (detect_anomaly)"
+            ),
             TensorError::OutOfMemory { op, elements } => {
                 write!(f, "{op}: cannot allocate a result of {elements} elements")
             }

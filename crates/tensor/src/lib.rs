@@ -31,6 +31,7 @@
 #![warn(clippy::unwrap_used)]
 
 mod backprop;
+mod constructors;
 mod display;
 mod element;
 mod error;
@@ -43,13 +44,14 @@ mod mode;
 mod ops;
 mod parameter;
 mod shape;
+mod storage;
 mod tensor;
 
 pub use element::{DType, Element};
 pub use error::{Result, TensorError};
 pub use gradcheck::{GradcheckError, GradcheckMode, GradcheckOptions, gradcheck, gradgradcheck};
 pub use gradients::{GradKey, Gradients};
-pub use mode::{enable_grad, is_grad_enabled, no_grad};
+pub use mode::{detect_anomaly, enable_grad, is_anomaly_enabled, is_grad_enabled, no_grad};
 pub use parameter::{ParamId, Parameter};
 pub use shape::Dim;
 pub use tensor::{Tensor, TensorId};

@@ -22,7 +22,7 @@ impl<T: Element> Tensor<T> {
         let lhs = self.try_expand(name, &shape)?;
         let rhs = rhs.try_expand(name, &shape)?;
         let data = elementwise::zip_map(name, lhs.strided(), rhs.strided(), f)?;
-        Ok(Tensor::from_op(data, &shape, op(lhs, rhs)))
+        Tensor::from_op(data, &shape, op(lhs, rhs))
     }
 
     /// A 0/1 mask of `pred` on matching elements after broadcasting; never tracked.
@@ -80,7 +80,7 @@ impl<T: Element> Tensor<T> {
             on_true,
             on_false,
         };
-        Ok(Tensor::from_op(data, &shape, op))
+        Tensor::from_op(data, &shape, op)
     }
 }
 

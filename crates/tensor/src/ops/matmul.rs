@@ -75,7 +75,7 @@ impl<T: Element> Tensor<T> {
         let out_shape = with(m, n);
         crate::shape::checked_numel(name, &out_shape)?;
         let data = matmul::matmul(name, lhs.strided(), rhs_m.strided())?;
-        let mut out = Tensor::from_op(data, &out_shape, Op::Matmul(lhs, rhs_m));
+        let mut out = Tensor::from_op(data, &out_shape, Op::Matmul(lhs, rhs_m))?;
         // The row added to a vector left operand goes first: it sits just before the last
         // dimension until the column added to a vector right operand is gone.
         if l_shape.len() == 1 {
@@ -156,6 +156,6 @@ impl<T: Element> Tensor<T> {
             weight: weight.clone(),
             bias: bias.cloned(),
         };
-        Ok(Tensor::from_op(data, &out_shape, op))
+        Tensor::from_op(data, &out_shape, op)
     }
 }

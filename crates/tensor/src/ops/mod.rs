@@ -2,6 +2,7 @@
 //! gradient rules live in `backprop.rs`, in one exhaustive match over [`Op`].
 
 mod binary;
+mod index;
 mod matmul;
 mod movement;
 pub(crate) mod operators;

@@ -53,7 +53,7 @@ impl<T: Element> Tensor<T> {
             dims: dims.into(),
             keepdim,
         };
-        Ok(Tensor::from_op(data, &out_shape, op))
+        Tensor::from_op(data, &out_shape, op)
     }
 
     /// The sum of all elements, as a rank-0 tensor (0 for an empty tensor). Pairwise
@@ -162,7 +162,7 @@ impl<T: Element> Tensor<T> {
             indices: indices_for_grad,
             kind,
         };
-        Ok((Tensor::from_op(values, &shape, op), indices, shape))
+        Ok((Tensor::from_op(values, &shape, op)?, indices, shape))
     }
 
     /// The largest element along `dim` (NaN if the slice holds one). Derivative: 1 at the
@@ -296,7 +296,7 @@ impl<T: Element> Tensor<T> {
             arg: self.clone(),
             dim,
         };
-        Ok(Tensor::from_op(out, self.shape(), op))
+        Tensor::from_op(out, self.shape(), op)
     }
 
     /// `exp(x) / sum(exp(x))` along `dim`, as `exp(log_softmax(x))`: stable for any
@@ -405,7 +405,7 @@ impl<T: Element> Tensor<T> {
             target: target.clone(),
         };
         let mean = Buf::from_slice(&[total / count(self.numel())]);
-        Ok(Tensor::from_op(mean, &[], op))
+        Tensor::from_op(mean, &[], op)
     }
 }
 

@@ -16,7 +16,7 @@ impl<T: Element> Tensor<T> {
         op: impl FnOnce(Tensor<T>) -> Op<T>,
     ) -> Result<Tensor<T>> {
         let data = elementwise::map(name, self.strided(), f)?;
-        Ok(Tensor::from_op(data, self.shape(), op(self.clone())))
+        Tensor::from_op(data, self.shape(), op(self.clone()))
     }
 }
 
