@@ -1,7 +1,8 @@
 //! Criterion benchmarks of the performance issue's workloads (`cargo bench`): matmul sizes
 //! (W1), training steps of three networks (W2–W4), elementwise ops contiguous and broadcast,
-//! reductions, backward alone, and anomaly mode on and off. `cargo run --release --example perf_report` prints the
-//! same workloads as ratios against the gemm kernel measured in the same process.
+//! reductions, backward alone, and anomaly mode on and off. `cargo run --release --example
+//! perf_report` prints the same workloads as ratios against the gemm kernel measured in the
+//! same process.
 
 mod common;
 
@@ -70,10 +71,29 @@ fn elementwise_and_reductions(c: &mut Criterion) {
     c.bench_function("tiny/mul_4", |b| b.iter(|| black_box(&tiny * &tiny)));
 }
 
+/// Anomaly mode scans every result inside `detect_anomaly` and nothing outside it: the "off"
+/// figures are the plain ops' cost.
+fn anomaly(c: &mut Criterion) {
+    let mut rng = StdRng::seed_from_u64(6);
+    let x = Tensor::<f32>::rand_uniform(&[1 << 20], -1.0, 1.0, &mut rng);
+    let tiny = Tensor::<f32>::rand_uniform(&[4], -1.0, 1.0, &mut rng);
+    c.bench_function("anomaly/off/sigmoid_1m", |b| {
+        b.iter(|| black_box(x.sigmoid()))
+    });
+    c.bench_function("anomaly/on/sigmoid_1m", |b| {
+        b.iter(|| surefire::tensor::detect_anomaly(|| black_box(x.sigmoid())))
+    });
+    c.bench_function("anomaly/off/mul_4", |b| b.iter(|| black_box(&tiny * &tiny)));
+    c.bench_function("anomaly/on/mul_4", |b| {
+        b.iter(|| surefire::tensor::detect_anomaly(|| black_box(&tiny * &tiny)))
+    });
+}
+
 criterion_group!(
     benches,
     w1_matmul,
     training_steps,
-    elementwise_and_reductions
+    elementwise_and_reductions,
+    anomaly
 );
 criterion_main!(benches);
