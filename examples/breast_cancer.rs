@@ -8,6 +8,8 @@
 //! cargo run --release --example breast_cancer
 //! ```
 
+mod support;
+
 use std::error::Error;
 
 use datarust::datasets::breast_cancer;
@@ -95,13 +97,7 @@ fn accuracy(model: &dyn Module, x: &Tensor, y: &Tensor) -> f64 {
 }
 
 fn main() -> std::process::ExitCode {
-    match run() {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    support::run(run)
 }
 
 fn run() -> Result<(), Box<dyn Error>> {
@@ -139,17 +135,12 @@ fn run() -> Result<(), Box<dyn Error>> {
 /// `--epochs N` (default 300) and `--seed N` (default 7).
 fn parse_args() -> Result<(usize, u64), Box<dyn Error>> {
     let (mut epochs, mut seed) = (300, 7);
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let mut value = || args.next().ok_or_else(|| format!("{arg} needs a value"));
-        match arg.as_str() {
-            "--epochs" => epochs = value()?.parse()?,
-            "--seed" => seed = value()?.parse()?,
-            "-h" | "--help" => {
-                println!("usage: breast_cancer [--epochs N] [--seed N]");
-                std::process::exit(0);
-            }
-            other => return Err(format!("unknown argument {other:?} (try --help)").into()),
+    let mut flags = support::Flags::new("usage: breast_cancer [--epochs N] [--seed N]");
+    while let Some(flag) = flags.next_flag() {
+        match flag.as_str() {
+            "--epochs" => epochs = flags.value(&flag)?,
+            "--seed" => seed = flags.value(&flag)?,
+            other => return Err(flags.unknown(other)),
         }
     }
     Ok((epochs, seed))

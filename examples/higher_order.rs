@@ -10,6 +10,8 @@
 //! cargo run --release --example higher_order -- --gd-steps 20000
 //! ```
 
+mod support;
+
 use std::error::Error;
 
 use surefire::prelude::*;
@@ -98,13 +100,7 @@ fn newton_direction(local: &Local) -> Result<(Vec<f64>, usize), TensorError> {
 }
 
 fn main() -> std::process::ExitCode {
-    match run() {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    support::run(run)
 }
 
 fn run() -> Result<(), Box<dyn Error>> {
@@ -185,15 +181,11 @@ fn run() -> Result<(), Box<dyn Error>> {
 /// `--gd-steps N` (default 20000).
 fn parse_args() -> Result<usize, Box<dyn Error>> {
     let mut steps = 20_000;
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--gd-steps" => steps = args.next().ok_or("--gd-steps needs a value")?.parse()?,
-            "-h" | "--help" => {
-                println!("usage: higher_order [--gd-steps N]");
-                std::process::exit(0);
-            }
-            other => return Err(format!("unknown argument {other:?} (try --help)").into()),
+    let mut flags = support::Flags::new("usage: higher_order [--gd-steps N]");
+    while let Some(flag) = flags.next_flag() {
+        match flag.as_str() {
+            "--gd-steps" => steps = flags.value(&flag)?,
+            other => return Err(flags.unknown(other)),
         }
     }
     Ok(steps)

@@ -13,6 +13,8 @@
 //! cargo run --release --example lung_disease -- --help
 //! ```
 
+mod support;
+
 use std::error::Error;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -115,32 +117,22 @@ fn parse_args() -> Result<Options, Box<dyn Error>> {
         graph: false,
         predict: None,
     };
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let mut value = || {
-            args.next()
-                .ok_or_else(|| format!("{arg} needs a value (try --help)"))
-        };
-        match arg.as_str() {
-            "--epochs" => o.epochs = value()?.parse()?,
-            "--lr" => o.lr = value()?.parse()?,
+    let mut flags = support::Flags::new(USAGE);
+    while let Some(flag) = flags.next_flag() {
+        match flag.as_str() {
+            "--epochs" => o.epochs = flags.value(&flag)?,
+            "--lr" => o.lr = flags.value(&flag)?,
             "--hidden" => {
-                o.hidden = value()?
-                    .split(',')
-                    .map(str::parse)
-                    .collect::<Result<_, _>>()?
+                let text: String = flags.value(&flag)?;
+                o.hidden = text.split(',').map(str::parse).collect::<Result<_, _>>()?;
             }
-            "--batch" => o.batch = value()?.parse()?,
-            "--people" => o.people = value()?.parse()?,
-            "--seed" => o.seed = value()?.parse()?,
-            "--out" => o.out = value()?.into(),
+            "--batch" => o.batch = flags.value(&flag)?,
+            "--people" => o.people = flags.value(&flag)?,
+            "--seed" => o.seed = flags.value(&flag)?,
+            "--out" => o.out = flags.value::<String>(&flag)?.into(),
             "--graph" => o.graph = true,
-            "--predict" => o.predict = Some(parse_person(&value()?)?),
-            "-h" | "--help" => {
-                println!("{USAGE}");
-                std::process::exit(0);
-            }
-            other => return Err(format!("unknown argument {other:?} (try --help)").into()),
+            "--predict" => o.predict = Some(parse_person(&flags.value::<String>(&flag)?)?),
+            other => return Err(flags.unknown(other)),
         }
     }
     if o.batch == 0 || o.people < 10 || o.hidden.contains(&0) {
@@ -263,13 +255,7 @@ fn model_for(hidden: &[usize], rng: &mut StdRng) -> Mlp {
 }
 
 fn main() -> std::process::ExitCode {
-    match run() {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    support::run(run)
 }
 
 fn run() -> Result<(), Box<dyn Error>> {

@@ -6,6 +6,8 @@
 //! cargo run --release --example sigmoid_plot -- --out plots
 //! ```
 
+mod support;
+
 use std::error::Error;
 use std::path::PathBuf;
 
@@ -17,13 +19,7 @@ const WIDTH: u32 = 800;
 const HEIGHT: u32 = 500;
 
 fn main() -> std::process::ExitCode {
-    match run() {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    support::run(run)
 }
 
 fn run() -> Result<(), Box<dyn Error>> {
@@ -178,17 +174,12 @@ fn write_png(path: &PathBuf, rgb: &[u8]) -> Result<(), Box<dyn Error>> {
 /// `--out DIR` (default: the current directory); `--help` prints the usage.
 fn parse_out_dir() -> Result<PathBuf, Box<dyn Error>> {
     let mut out = PathBuf::from(".");
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--out" => out = args.next().ok_or("--out needs a folder")?.into(),
-            "-h" | "--help" => {
-                println!(
-                    "usage: sigmoid_plot [--out DIR]\n\nWrites DIR/sigmoid.svg and DIR/sigmoid.png."
-                );
-                std::process::exit(0);
-            }
-            other => return Err(format!("unknown argument {other:?} (try --help)").into()),
+    let usage = "usage: sigmoid_plot [--out DIR]\n\nWrites DIR/sigmoid.svg and DIR/sigmoid.png.";
+    let mut flags = support::Flags::new(usage);
+    while let Some(flag) = flags.next_flag() {
+        match flag.as_str() {
+            "--out" => out = flags.value::<String>(&flag)?.into(),
+            other => return Err(flags.unknown(other)),
         }
     }
     Ok(out)

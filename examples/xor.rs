@@ -4,6 +4,8 @@
 //! cargo run --release --example xor -- --epochs 3000 --seed 42
 //! ```
 
+mod support;
+
 use std::error::Error;
 
 use rand::SeedableRng;
@@ -12,13 +14,7 @@ use surefire::nn::mse_loss;
 use surefire::prelude::*;
 
 fn main() -> std::process::ExitCode {
-    match run() {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    support::run(run)
 }
 
 fn run() -> Result<(), Box<dyn Error>> {
@@ -63,17 +59,12 @@ fn run() -> Result<(), Box<dyn Error>> {
 /// `--epochs N` (default 3000) and `--seed N` (default 42).
 fn parse_args() -> Result<(usize, u64), Box<dyn Error>> {
     let (mut epochs, mut seed) = (3000, 42);
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let mut value = || args.next().ok_or_else(|| format!("{arg} needs a value"));
-        match arg.as_str() {
-            "--epochs" => epochs = value()?.parse()?,
-            "--seed" => seed = value()?.parse()?,
-            "-h" | "--help" => {
-                println!("usage: xor [--epochs N] [--seed N]");
-                std::process::exit(0);
-            }
-            other => return Err(format!("unknown argument {other:?} (try --help)").into()),
+    let mut flags = support::Flags::new("usage: xor [--epochs N] [--seed N]");
+    while let Some(flag) = flags.next_flag() {
+        match flag.as_str() {
+            "--epochs" => epochs = flags.value(&flag)?,
+            "--seed" => seed = flags.value(&flag)?,
+            other => return Err(flags.unknown(other)),
         }
     }
     Ok((epochs, seed))

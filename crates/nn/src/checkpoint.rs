@@ -230,11 +230,7 @@ pub fn save_with_metadata<T: Element, M: Module<T> + ?Sized>(
 /// When the file cannot be read or is not valid safetensors.
 pub fn read_metadata(path: impl AsRef<Path>) -> Result<BTreeMap<String, String>, CheckpointError> {
     let path = path.as_ref();
-    let bytes = std::fs::read(path).map_err(|source| CheckpointError::Io {
-        action: "read",
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let bytes = read(path)?;
     // Parses and validates the whole file, not only the header.
     let (_, header) = SafeTensors::read_metadata(&bytes).map_err(|e| CheckpointError::Format {
         path: path.to_path_buf(),
@@ -347,13 +343,16 @@ pub fn load<T: Element, M: Module<T> + ?Sized>(
     path: impl AsRef<Path>,
 ) -> Result<(), CheckpointError> {
     let path = path.as_ref();
-    // The allocation is the file's real size; no size declared inside the file is trusted.
-    let bytes = std::fs::read(path).map_err(|source| CheckpointError::Io {
+    load_bytes(model, &read(path)?, path)
+}
+
+/// The whole file: the allocation is its real size; no size declared inside it is trusted.
+fn read(path: &Path) -> Result<Vec<u8>, CheckpointError> {
+    std::fs::read(path).map_err(|source| CheckpointError::Io {
         action: "read",
         path: path.to_path_buf(),
         source,
-    })?;
-    load_bytes(model, &bytes, path)
+    })
 }
 
 /// As [`load`], from a checkpoint already in memory (embedded in a binary, received over a

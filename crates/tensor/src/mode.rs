@@ -1,6 +1,7 @@
 //! Grad mode: whether operations record a graph. Per thread, on by default.
 
 use std::cell::Cell;
+use std::thread::LocalKey;
 
 thread_local! {
     static GRAD_ENABLED: Cell<bool> = const { Cell::new(true) };
@@ -32,13 +33,19 @@ pub fn is_grad_enabled() -> bool {
 }
 
 pub(crate) fn with_grad_enabled<R>(enabled: bool, f: impl FnOnce() -> R) -> R {
-    struct Restore(bool);
+    with_flag(&GRAD_ENABLED, enabled, f)
+}
+
+/// Runs `f` with the thread-local `flag` set to `value`, restoring the previous value after,
+/// even if `f` panics.
+fn with_flag<R>(flag: &'static LocalKey<Cell<bool>>, value: bool, f: impl FnOnce() -> R) -> R {
+    struct Restore(&'static LocalKey<Cell<bool>>, bool);
     impl Drop for Restore {
         fn drop(&mut self) {
-            GRAD_ENABLED.with(|cell| cell.set(self.0));
+            self.0.with(|cell| cell.set(self.1));
         }
     }
-    let _restore = Restore(GRAD_ENABLED.with(|cell| cell.replace(enabled)));
+    let _restore = Restore(flag, flag.with(|cell| cell.replace(value)));
     f()
 }
 
@@ -63,14 +70,7 @@ pub fn detect_anomaly<R>(f: impl FnOnce() -> R) -> R {
 /// Runs `f` with anomaly detection set to `enabled` on this thread. Backward uses it to
 /// evaluate a gradient rule unchecked, then checks the rule's results as its own.
 pub(crate) fn with_anomaly<R>(enabled: bool, f: impl FnOnce() -> R) -> R {
-    struct Restore(bool);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            ANOMALY.with(|cell| cell.set(self.0));
-        }
-    }
-    let _restore = Restore(ANOMALY.with(|cell| cell.replace(enabled)));
-    f()
+    with_flag(&ANOMALY, enabled, f)
 }
 
 /// Whether anomaly detection is on for this thread.
