@@ -134,14 +134,5 @@ fn run() -> Result<(), Box<dyn Error>> {
 
 /// `--epochs N` (default 300) and `--seed N` (default 7).
 fn parse_args() -> Result<(usize, u64), Box<dyn Error>> {
-    let (mut epochs, mut seed) = (300, 7);
-    let mut flags = support::Flags::new("usage: breast_cancer [--epochs N] [--seed N]");
-    while let Some(flag) = flags.next_flag() {
-        match flag.as_str() {
-            "--epochs" => epochs = flags.value(&flag)?,
-            "--seed" => seed = flags.value(&flag)?,
-            other => return Err(flags.unknown(other)),
-        }
-    }
-    Ok((epochs, seed))
+    support::epochs_and_seed("usage: breast_cancer [--epochs N] [--seed N]", 300, 7)
 }

@@ -58,14 +58,5 @@ fn run() -> Result<(), Box<dyn Error>> {
 
 /// `--epochs N` (default 3000) and `--seed N` (default 42).
 fn parse_args() -> Result<(usize, u64), Box<dyn Error>> {
-    let (mut epochs, mut seed) = (3000, 42);
-    let mut flags = support::Flags::new("usage: xor [--epochs N] [--seed N]");
-    while let Some(flag) = flags.next_flag() {
-        match flag.as_str() {
-            "--epochs" => epochs = flags.value(&flag)?,
-            "--seed" => seed = flags.value(&flag)?,
-            other => return Err(flags.unknown(other)),
-        }
-    }
-    Ok((epochs, seed))
+    support::epochs_and_seed("usage: xor [--epochs N] [--seed N]", 3000, 42)
 }

@@ -1,5 +1,7 @@
 //! What the examples share: reporting an error by its message, and reading `--flag value`
 //! arguments.
+// Each example compiles this module on its own and uses only part of it.
+#![allow(dead_code)]
 
 use std::error::Error;
 use std::process::ExitCode;
@@ -59,4 +61,22 @@ impl Flags {
     pub fn unknown(&self, flag: &str) -> Box<dyn Error> {
         format!("unknown argument {flag:?} (try --help)").into()
     }
+}
+
+/// `--epochs N` and `--seed N`, the only flags of the small training examples.
+pub fn epochs_and_seed(
+    usage: &'static str,
+    epochs: usize,
+    seed: u64,
+) -> Result<(usize, u64), Box<dyn Error>> {
+    let (mut epochs, mut seed) = (epochs, seed);
+    let mut flags = Flags::new(usage);
+    while let Some(flag) = flags.next_flag() {
+        match flag.as_str() {
+            "--epochs" => epochs = flags.value(&flag)?,
+            "--seed" => seed = flags.value(&flag)?,
+            other => return Err(flags.unknown(other)),
+        }
+    }
+    Ok((epochs, seed))
 }
