@@ -32,6 +32,7 @@ fn workload() -> Vec<Vec<u32>> {
         bits(&a.matmul(&b)),
         bits(&big.sum()),
         bits(&big.exp()),
+        bits(&(&big * &big.exp())),
         bits(
             &big.narrow(0, 0, 1009 * 991)
                 .reshape(&[1009, 991])

@@ -16,6 +16,11 @@ use crate::layout::for_each_run;
 /// more than it saves.
 pub(crate) const PARALLEL_MIN: usize = 1 << 15;
 
+/// The threshold for two-operand maps, which are arithmetic (a flop or two per element, no
+/// transcendental function): handing them to the worker threads only pays from here.
+/// Measured on W2's backward (32K-element sigmoid gradients): 5% faster sequential.
+const PARALLEL_MIN_ARITHMETIC: usize = 1 << 18;
+
 /// Threads are handed pieces of at least this many elements.
 const PARALLEL_PIECE: usize = 1 << 13;
 
@@ -60,7 +65,7 @@ pub(crate) fn zip_map<T: Copy + Sync, U: Send>(
     let mut out = alloc(op, lhs.layout.numel())?;
     if let (Some(l), Some(r)) = (lhs.layout.contiguous_range(), rhs.layout.contiguous_range()) {
         let (l, r) = (&lhs.data[l], &rhs.data[r]);
-        if l.len() >= PARALLEL_MIN {
+        if l.len() >= PARALLEL_MIN_ARITHMETIC {
             let pairs = l.par_iter().zip(r.par_iter()).with_min_len(PARALLEL_PIECE);
             let mut all = out.into_vec();
             pairs.map(|(&a, &b)| f(a, b)).collect_into_vec(&mut all);
