@@ -1,4 +1,5 @@
-//! Criterion benchmarks of the performance issue's workloads (`cargo bench`): matmul sizes
+//! Criterion benchmarks of the performance issue's workloads (`cargo bench --features bench`;
+//! the feature keeps criterion out of ordinary builds): matmul sizes
 //! (W1), training steps of three networks (W2–W4), elementwise ops contiguous and broadcast,
 //! reductions, backward alone, and anomaly mode on and off. `cargo run --release --example
 //! perf_report` prints the same workloads as ratios against the gemm kernel measured in the

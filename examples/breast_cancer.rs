@@ -1,6 +1,7 @@
 //! A real dataset: the Wisconsin Diagnostic Breast Cancer data (569 tumours, 30 features from
-//! images of fine-needle aspirates, benign or malignant; UCI, CC BY 4.0, shipped in the
-//! `datarust` crate). Features standardised with the training set's statistics, a seeded
+//! images of fine-needle aspirates, benign or malignant; UCI, CC BY 4.0), shipped in this
+//! crate as `examples/data/wdbc.csv` and compiled into the example, so it runs offline from any
+//! folder. Features standardised with the training set's statistics, a seeded
 //! 80/20 split, an MLP classifier trained with binary cross-entropy, and a one-layer logistic
 //! regression as the baseline.
 //!
@@ -12,7 +13,6 @@ mod support;
 
 use std::error::Error;
 
-use datarust::datasets::breast_cancer;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -26,21 +26,40 @@ struct Split {
     y_test: Tensor,
 }
 
+/// The data: one row of 30 features and a label (1 malignant, 0 benign) per tumour.
+const WDBC: &str = include_str!("data/wdbc.csv");
+
+/// Every tumour's 30 features, and its label.
+type Data = (Vec<[f64; 30]>, Vec<f64>);
+
+fn load() -> Result<Data, Box<dyn Error>> {
+    let (mut features, mut labels) = (Vec::new(), Vec::new());
+    // Comment lines start with '#'; the first other line names the columns.
+    for line in WDBC.lines().filter(|l| !l.starts_with('#')).skip(1) {
+        let values: Vec<f64> = line.split(',').map(str::parse).collect::<Result<_, _>>()?;
+        let (&label, row) = values.split_last().ok_or("an empty line in wdbc.csv")?;
+        features.push(
+            row.try_into()
+                .map_err(|_| format!("{} features in a row of wdbc.csv, not 30", row.len()))?,
+        );
+        labels.push(label);
+    }
+    Ok((features, labels))
+}
+
 /// Shuffles with `seed`, keeps 80% for training, and standardises every feature with the
 /// training rows' mean and standard deviation (the test rows must not leak into them).
-fn split(seed: u64) -> Result<Split, TensorError> {
-    let data = breast_cancer::load();
-    let features = data.features();
-    let labels = data.targets();
-    let n = data.n_samples();
-    let width = data.n_features();
+fn split(seed: u64) -> Result<Split, Box<dyn Error>> {
+    let (features, labels) = load()?;
+    let n = features.len();
+    let width = 30;
     let mut order: Vec<usize> = (0..n).collect();
     order.shuffle(&mut StdRng::seed_from_u64(seed));
     let n_train = n * 4 / 5;
     let (train, test) = order.split_at(n_train);
 
     let features = &features;
-    let column = |j: usize| train.iter().map(move |&i| features.get(i, j));
+    let column = |j: usize| train.iter().map(move |&i| features[i][j]);
     let mean: Vec<f64> = (0..width)
         .map(|j| column(j).sum::<f64>() / n_train as f64)
         .collect();
@@ -51,9 +70,7 @@ fn split(seed: u64) -> Result<Split, TensorError> {
     let rows = |indices: &[usize]| -> Result<(Tensor, Tensor), TensorError> {
         let x = indices
             .iter()
-            .flat_map(|&i| {
-                (0..width).map(move |j| ((features.get(i, j) - mean[j]) / std[j]) as f32)
-            })
+            .flat_map(|&i| (0..width).map(move |j| ((features[i][j] - mean[j]) / std[j]) as f32))
             .collect();
         let y = indices.iter().map(|&i| labels[i] as f32).collect();
         Ok((
