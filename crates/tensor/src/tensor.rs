@@ -208,6 +208,10 @@ impl<T: Element> Tensor<T> {
     }
 
     /// The elements in row-major order.
+    ///
+    /// # Panics
+    /// When the copy cannot be allocated: only possible for a broadcast view far larger than
+    /// its storage (`try_` ops return [`TensorError::OutOfMemory`] for the same case).
     pub fn to_vec(&self) -> Vec<T> {
         match self.strided().contiguous("to_vec") {
             Ok(data) => data.into_owned(),
