@@ -156,7 +156,11 @@ fn run<T: Element>(
             // The rule's own ops are not checked as forward ops: a non-finite gradient is
             // reported as this op's, in the backward pass.
             let anomaly = crate::is_anomaly_enabled();
-            let grads = crate::mode::with_anomaly(false, || input_grads(op, node, &grad))?;
+            let grads = if anomaly {
+                crate::mode::with_anomaly(false, || input_grads(op, node, &grad))?
+            } else {
+                input_grads(op, node, &grad)?
+            };
             for (input, input_grad) in op.inputs().into_iter().zip(grads) {
                 if let Some(input_grad) = input_grad {
                     if anomaly {
@@ -242,11 +246,6 @@ fn fused<T: Element>(
 ) -> Result<Tensor<T>> {
     let data = elementwise::zip_map(name, g.strided(), x.strided(), f)?;
     Ok(Tensor::constant(data, Layout::contiguous(g.shape())))
-}
-
-/// A rank-0 constant.
-fn constant<T: Element>(value: T) -> Tensor<T> {
-    Tensor::scalar(value)
 }
 
 /// Zeros of `shape` as a stride-0 view of one element: no buffer is filled.
@@ -342,7 +341,7 @@ fn input_grads<T: Element>(
         }),
         // d relu(x) = g * (x > 0)
         Op::Relu(x) => unary(x, &|| match recording() {
-            true => g.try_mul(&x.try_gt(&constant(T::zero()))?),
+            true => g.try_mul(&x.try_gt(&Tensor::scalar(T::zero()))?),
             false => fused("relu", g, x, |g, x| {
                 g * if x > T::zero() { one } else { T::zero() }
             }),
@@ -356,8 +355,8 @@ fn input_grads<T: Element>(
         // d clamp(x, lo, hi) = g * (lo <= x <= hi)
         Op::Clamp { arg: x, min, max } => unary(x, &|| {
             let inside = x
-                .try_ge(&constant(*min))?
-                .try_mul(&x.try_le(&constant(*max))?)?;
+                .try_ge(&Tensor::scalar(*min))?
+                .try_mul(&x.try_le(&Tensor::scalar(*max))?)?;
             g.try_mul(&inside)
         }),
         // d (x + c) = g
@@ -382,7 +381,7 @@ fn input_grads<T: Element>(
             b,
             &|| g.try_mul(&b.try_mul(&a.try_pow(&b.try_add_scalar(-one)?)?)?),
             &|| {
-                let zero = constant(T::zero());
+                let zero = Tensor::scalar(T::zero());
                 let undefined = a.try_eq(&zero)?.try_mul(&b.try_ge(&zero)?)?;
                 let slope = node.try_mul(&a.try_ln()?)?;
                 undefined.try_where_cond(&zeros(a.shape())?, &g.try_mul(&slope)?)
@@ -446,22 +445,17 @@ fn input_grads<T: Element>(
         // d mean((p - t)²) = (g / n) * ((p - t) * 2), and its negative for t
         Op::Mse { pred, target } => {
             let n = T::from_usize(pred.numel()).unwrap_or_else(T::infinity);
-            let slope = |sign: T| match recording() {
+            let slope = || match recording() {
                 true => {
                     let scale = g.try_div_scalar(n)?;
-                    pred.try_sub(target)?
-                        .try_mul_scalar(two)?
-                        .try_mul(&scale)?
-                        .try_mul_scalar(sign)
+                    pred.try_sub(target)?.try_mul_scalar(two)?.try_mul(&scale)
                 }
                 false => {
                     let scale = g.try_item()? / n;
-                    fused("mse", pred, target, move |p, t| {
-                        sign * (scale * ((p - t) * two))
-                    })
+                    fused("mse", pred, target, move |p, t| scale * ((p - t) * two))
                 }
             };
-            binary(pred, target, &|| slope(one), &|| slope(-one))
+            binary(pred, target, &slope, &|| slope()?.try_neg())
         }
         // d (a · b) = g · bᵀ, aᵀ · g
         Op::Matmul(a, b) => binary(a, b, &|| g.try_matmul(&b.t()), &|| a.t().try_matmul(g)),
