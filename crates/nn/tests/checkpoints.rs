@@ -157,6 +157,69 @@ fn loading_into_another_architecture_lists_every_mismatch() {
 }
 
 #[test]
+fn a_file_written_by_the_reference_implementation_loads() {
+    // Written by Python's safetensors 0.8 (`safetensors.numpy.save_file`): a 3-4-2 MLP whose
+    // values, taken in the order 0.weight, 0.bias, 1.weight, 1.bias and row-major within each,
+    // are i/8 - 1 for i = 0, 1, 2, ...
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/reference_3_4_2_f32.safetensors"
+    );
+    let m = model::<f32>(&[3, 4, 2], 0);
+    nn::load(&m, path).unwrap();
+    let mut i = 0.0;
+    for (name, p) in m.named_parameters() {
+        for v in p.tensor().to_vec() {
+            assert_eq!(v, i / 8.0 - 1.0, "{name}");
+            i += 1.0;
+        }
+    }
+    let meta = nn::read_metadata(path).unwrap();
+    assert_eq!(meta["note"], "values are i/8 - 1");
+    assert!(meta["writer"].starts_with("safetensors (Python)"));
+}
+
+#[test]
+fn saved_files_match_the_reference_writer_byte_for_byte() {
+    // The reference (safetensors 0.8, Rust and Python) writes this header for a 3-4-2 MLP with
+    // metadata: compact JSON, metadata first, tensors by name, padded with spaces to a
+    // multiple of 8. Escapes follow serde_json: short forms, \u00XX for other controls.
+    let dir = Scratch::new("reference-bytes");
+    let path = dir.path("model.safetensors");
+    let m = model::<f32>(&[3, 4, 2], 0);
+    nn::save_with_metadata(&m, &path, &[("hidden", "4"), ("q\"\n\u{1}é", "ü\t")]).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    let header = concat!(
+        r#"{"__metadata__":{"hidden":"4","q\"\n\u0001é":"ü\t"},"#,
+        r#""0.bias":{"dtype":"F32","shape":[4],"data_offsets":[0,16]},"#,
+        r#""0.weight":{"dtype":"F32","shape":[3,4],"data_offsets":[16,64]},"#,
+        r#""1.bias":{"dtype":"F32","shape":[2],"data_offsets":[64,72]},"#,
+        r#""1.weight":{"dtype":"F32","shape":[4,2],"data_offsets":[72,104]}}"#
+    );
+    let padded = header.len().next_multiple_of(8);
+    assert_eq!(bytes[..8], (padded as u64).to_le_bytes());
+    assert_eq!(&bytes[8..8 + header.len()], header.as_bytes());
+    assert!(
+        bytes[8 + header.len()..8 + padded]
+            .iter()
+            .all(|&b| b == b' ')
+    );
+    assert_eq!(bytes.len(), 8 + padded + 104);
+}
+
+#[test]
+fn duplicate_metadata_keys_are_refused() {
+    let dir = Scratch::new("metadata-keys");
+    let m = model::<f32>(&[2, 1], 0);
+    let err = nn::save_with_metadata(&m, dir.path("m.safetensors"), &[("k", "1"), ("k", "2")])
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        r#"checkpoint: the metadata has key "k" twice"#
+    );
+}
+
+#[test]
 fn every_prefix_of_a_checkpoint_is_rejected_without_panic() {
     let dir = Scratch::new("prefix");
     let path = dir.path("model.safetensors");

@@ -21,7 +21,9 @@
 //! # Ok::<(), nn::CheckpointError>(())
 //! ```
 
-use std::borrow::Cow;
+mod format;
+mod json;
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::fs::File;
@@ -29,7 +31,6 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use safetensors::tensor::{Dtype, SafeTensors, View};
 use tensor::{DType, Element, Tensor};
 
 use crate::module::Module;
@@ -65,6 +66,11 @@ pub enum CheckpointError {
     DuplicateName {
         /// The repeated name.
         name: String,
+    },
+    /// The metadata given to [`save_with_metadata`] has one key twice.
+    DuplicateMetadataKey {
+        /// The repeated key.
+        key: String,
     },
 }
 
@@ -153,6 +159,9 @@ impl fmt::Display for CheckpointError {
             CheckpointError::DuplicateName { name } => {
                 write!(f, "checkpoint: the model has two parameters named {name:?}")
             }
+            CheckpointError::DuplicateMetadataKey { key } => {
+                write!(f, "checkpoint: the metadata has key {key:?} twice")
+            }
         }
     }
 }
@@ -166,35 +175,11 @@ impl std::error::Error for CheckpointError {
     }
 }
 
-/// One parameter's bytes as safetensors serialises them.
-struct Encoded {
-    dtype: Dtype,
-    shape: Vec<usize>,
-    bytes: Vec<u8>,
-}
-
-impl View for &Encoded {
-    fn dtype(&self) -> Dtype {
-        self.dtype
-    }
-
-    fn shape(&self) -> &[usize] {
-        &self.shape
-    }
-
-    fn data(&self) -> Cow<'_, [u8]> {
-        Cow::Borrowed(&self.bytes)
-    }
-
-    fn data_len(&self) -> usize {
-        self.bytes.len()
-    }
-}
-
-fn dtype_of<T: Element>() -> Dtype {
+/// The dtype name safetensors gives an element type.
+fn dtype_name<T: Element>() -> &'static str {
     match T::DTYPE {
-        DType::F32 => Dtype::F32,
-        DType::F64 => Dtype::F64,
+        DType::F32 => "F32",
+        DType::F64 => "F64",
     }
 }
 
@@ -232,49 +217,37 @@ pub fn read_metadata(path: impl AsRef<Path>) -> Result<BTreeMap<String, String>,
     let path = path.as_ref();
     let bytes = read(path)?;
     // Parses and validates the whole file, not only the header.
-    let (_, header) = SafeTensors::read_metadata(&bytes).map_err(|e| CheckpointError::Format {
+    let file = format::parse(&bytes).map_err(|message| CheckpointError::Format {
         path: path.to_path_buf(),
-        message: e.to_string(),
+        message,
     })?;
-    Ok(header
-        .metadata()
-        .iter()
-        .flat_map(|map| map.iter())
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect())
+    Ok(file.metadata)
 }
 
 fn encode<T: Element, M: Module<T> + ?Sized>(
     model: &M,
     metadata: &[(&str, &str)],
 ) -> Result<Vec<u8>, CheckpointError> {
-    let mut tensors = BTreeMap::new();
+    let mut tensors = Vec::new();
     for (name, param) in model.named_parameters() {
         let value = param.tensor();
         let mut bytes = Vec::with_capacity(value.numel() * T::DTYPE.size_in_bytes());
-        for v in value.to_vec() {
-            v.extend_le_bytes(&mut bytes);
-        }
-        let encoded = Encoded {
-            dtype: dtype_of::<T>(),
-            shape: value.shape().to_vec(),
-            bytes,
-        };
-        if tensors.insert(name.clone(), encoded).is_some() {
-            return Err(CheckpointError::DuplicateName { name });
+        value.for_each_value(|_, v| v.extend_le_bytes(&mut bytes));
+        tensors.push((name, dtype_name::<T>(), value.shape().to_vec(), bytes));
+    }
+    tensors.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    if let Some(pair) = tensors.windows(2).find(|pair| pair[0].0 == pair[1].0) {
+        return Err(CheckpointError::DuplicateName {
+            name: pair[0].0.clone(),
+        });
+    }
+    let mut map = BTreeMap::new();
+    for &(key, value) in metadata {
+        if map.insert(key, value).is_some() {
+            return Err(CheckpointError::DuplicateMetadataKey { key: key.into() });
         }
     }
-    // Built by `collect`, so it is whichever map type the safetensors build uses.
-    let metadata = (!metadata.is_empty()).then(|| {
-        metadata
-            .iter()
-            .map(|&(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    });
-    safetensors::tensor::serialize(tensors.iter(), metadata).map_err(|e| CheckpointError::Format {
-        path: PathBuf::new(),
-        message: format!("cannot serialise: {e}"),
-    })
+    Ok(format::serialize(&tensors, &map))
 }
 
 /// Writes `bytes` to a fresh file beside `path` with `write`, flushes it to disk, and renames
@@ -372,42 +345,38 @@ fn load_bytes<T: Element, M: Module<T> + ?Sized>(
     bytes: &[u8],
     path: &Path,
 ) -> Result<(), CheckpointError> {
-    let file = SafeTensors::deserialize(bytes).map_err(|e| CheckpointError::Format {
+    let file = format::parse(bytes).map_err(|message| CheckpointError::Format {
         path: path.to_path_buf(),
-        message: e.to_string(),
+        message,
     })?;
     let params = model.named_parameters();
     let mut problems = Vec::new();
     for (name, param) in &params {
-        let Ok(view) = file.tensor(name) else {
+        let Some(entry) = file.tensors.get(name) else {
             problems.push(Mismatch::Missing { name: name.clone() });
             continue;
         };
         let shape = param.shape();
-        if view.dtype() != dtype_of::<T>() {
+        if entry.dtype != dtype_name::<T>() {
             problems.push(Mismatch::DType {
                 name: name.clone(),
                 model: T::DTYPE,
-                file: format!("{:?}", view.dtype()),
+                file: entry.dtype.clone(),
             });
-        } else if view.shape() != shape.as_slice() {
+        } else if entry.shape != shape {
             problems.push(Mismatch::Shape {
                 name: name.clone(),
                 model: shape,
-                file: view.shape().to_vec(),
+                file: entry.shape.clone(),
             });
         }
     }
-    let mut unexpected: Vec<&str> = file
-        .names()
-        .into_iter()
-        .filter(|name| !params.iter().any(|(n, _)| n == name))
-        .collect();
-    unexpected.sort_unstable();
+    // In name order: the file's tensors are a sorted map.
     problems.extend(
-        unexpected
-            .into_iter()
-            .map(|name| Mismatch::Unexpected { name: name.into() }),
+        file.tensors
+            .keys()
+            .filter(|name| !params.iter().any(|(n, _)| n == *name))
+            .map(|name| Mismatch::Unexpected { name: name.clone() }),
     );
     if !problems.is_empty() {
         return Err(CheckpointError::Mismatch {
@@ -418,11 +387,8 @@ fn load_bytes<T: Element, M: Module<T> + ?Sized>(
     // Decode everything first, so a failure cannot leave the model half loaded.
     let mut values = Vec::with_capacity(params.len());
     for (name, param) in &params {
-        let view = file.tensor(name).map_err(|e| CheckpointError::Format {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
-        values.push((param, decode::<T>(view.data(), &param.shape(), path)?));
+        let entry = &file.tensors[name];
+        values.push((param, decode::<T>(entry.data, &param.shape(), path)?));
     }
     for (param, value) in values {
         param.try_set(value).map_err(|e| CheckpointError::Format {
