@@ -147,17 +147,31 @@ pub(crate) mod private {
     pub trait Sealed: Sized {
         /// The best matmul kernel for this CPU (chosen once, at first use).
         fn gemm_fn() -> GemmFn<Self>;
+
+        /// `out[i] = 1 / (1 + e^-src[i])`; the slices have one length.
+        fn sigmoid_slice(src: &[Self], out: &mut [Self]);
     }
 
     impl Sealed for f32 {
         fn gemm_fn() -> GemmFn<Self> {
             gemm_f32::gemm::f32::get_gemm_fn()
         }
+
+        fn sigmoid_slice(src: &[Self], out: &mut [Self]) {
+            crate::kernels::math::sigmoid_f32(src, out);
+        }
     }
 
     impl Sealed for f64 {
         fn gemm_fn() -> GemmFn<Self> {
             gemm_f64::gemm::f64::get_gemm_fn()
+        }
+
+        fn sigmoid_slice(src: &[Self], out: &mut [Self]) {
+            // The C library's exp: f64 results are the reference, to the last bit.
+            for (o, &x) in out.iter_mut().zip(src) {
+                *o = 1.0 / (1.0 + (-x).exp());
+            }
         }
     }
 }

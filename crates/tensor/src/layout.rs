@@ -227,37 +227,75 @@ pub(crate) fn for_each_run<const N: usize>(
     layouts: [&Layout; N],
     mut f: impl FnMut([usize; N], usize, [usize; N]),
 ) {
-    if shape.contains(&0) {
-        return;
-    }
-    let (dims, strides) = collapse(shape, layouts.map(|l| l.strides()));
-    let mut offsets = layouts.map(|l| l.offset());
-    let Some((&run_len, outer)) = dims.split_last() else {
-        f(offsets, 1, [0; N]);
+    // The planning and the odometer live in `Runs`, which is generic over N only: this
+    // function is instantiated once per kernel closure, so it is kept to the loop itself.
+    let Some(mut runs) = Runs::new(shape, layouts) else {
         return;
     };
-    let steps: [usize; N] = std::array::from_fn(|k| strides[k][outer.len()]);
-    let mut index: Dims = SmallVec::from_elem(0, outer.len());
     loop {
-        f(offsets, run_len, steps);
-        // Odometer increment of the outer index, keeping the offsets in step.
-        let mut d = outer.len();
+        f(runs.offsets, runs.len, runs.steps);
+        if !runs.advance() {
+            return;
+        }
+    }
+}
+
+/// The runs of [`for_each_run`]: the current one, and how to step to the next.
+struct Runs<const N: usize> {
+    /// The collapsed dimensions outside the run, and each operand's strides along them.
+    outer: Dims,
+    strides: [Dims; N],
+    /// The current position in `outer`.
+    index: Dims,
+    offsets: [usize; N],
+    len: usize,
+    steps: [usize; N],
+}
+
+impl<const N: usize> Runs<N> {
+    /// The first run, or `None` when the shape has no elements.
+    fn new(shape: &[usize], layouts: [&Layout; N]) -> Option<Self> {
+        if shape.contains(&0) {
+            return None;
+        }
+        let (mut outer, mut strides) = collapse(shape, layouts.map(|l| l.strides()));
+        let offsets = layouts.map(|l| l.offset());
+        // A scalar (every dimension dropped) is one run of one element.
+        let (len, steps) = match outer.pop() {
+            Some(len) => (len, std::array::from_fn(|k| strides[k].pop().unwrap_or(0))),
+            None => (1, [0; N]),
+        };
+        let index = SmallVec::from_elem(0, outer.len());
+        Some(Runs {
+            outer,
+            strides,
+            index,
+            offsets,
+            len,
+            steps,
+        })
+    }
+
+    /// Moves to the next run (an odometer increment of the outer index, keeping the offsets
+    /// in step); `false` after the last.
+    fn advance(&mut self) -> bool {
+        let mut d = self.outer.len();
         loop {
             if d == 0 {
-                return;
+                return false;
             }
             d -= 1;
-            index[d] += 1;
+            self.index[d] += 1;
             for k in 0..N {
-                offsets[k] += strides[k][d];
+                self.offsets[k] += self.strides[k][d];
             }
-            if index[d] < outer[d] {
-                break;
+            if self.index[d] < self.outer[d] {
+                return true;
             }
             for k in 0..N {
-                offsets[k] -= strides[k][d] * outer[d];
+                self.offsets[k] -= self.strides[k][d] * self.outer[d];
             }
-            index[d] = 0;
+            self.index[d] = 0;
         }
     }
 }

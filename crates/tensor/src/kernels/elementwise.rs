@@ -1,13 +1,15 @@
 //! Elementwise maps over one, two or three operands of one shape.
 //!
-//! Each kernel has a contiguous fast path (plain slice iteration the compiler vectorizes) and a
-//! strided path that walks runs of the innermost dimension, with a special case for the
-//! stride-0 runs that broadcasting produces. Large contiguous maps are split over threads;
-//! every element is computed alone, so the result does not depend on the split.
+//! Each kernel fills a zeroed output of the result's size by plain slice loops, which the
+//! compiler vectorises (pushing element by element, with its capacity check, it does not).
+//! Contiguous operands are walked as whole slices, split over threads above a size
+//! threshold; strided ones run by run of the innermost dimension, with the stride-0 runs that
+//! broadcasting produces special-cased. Every element is computed alone, so the result does
+//! not depend on the split.
 
 use rayon::prelude::*;
 
-use super::{Buf, Strided, alloc};
+use super::{Buf, Strided, zeroed};
 use crate::element::Element;
 use crate::error::Result;
 use crate::layout::for_each_run;
@@ -21,73 +23,108 @@ pub(crate) const PARALLEL_MIN: usize = 1 << 15;
 /// Measured on W2's backward (32K-element sigmoid gradients): 5% faster sequential.
 const PARALLEL_MIN_ARITHMETIC: usize = 1 << 18;
 
-/// Threads are handed pieces of at least this many elements.
+/// Threads are handed pieces of this many elements.
 const PARALLEL_PIECE: usize = 1 << 13;
 
+/// `body(start, piece)` for consecutive pieces of `out`, `start` being the piece's first
+/// index; on the thread pool when `out` has at least `min_parallel` elements.
+///
+/// `body` is a trait object so that the thread pool's machinery is compiled once per element
+/// type, not once per kernel closure (it was a seventh of the code of a program using the
+/// crate, and of its build time).
+fn for_each_piece<T: Send>(
+    out: &mut [T],
+    min_parallel: usize,
+    body: &(dyn Fn(usize, &mut [T]) + Sync),
+) {
+    if out.len() < min_parallel {
+        body(0, out);
+        return;
+    }
+    out.par_chunks_mut(PARALLEL_PIECE)
+        .enumerate()
+        .for_each(|(i, piece)| body(i * PARALLEL_PIECE, piece));
+}
+
 /// `f` applied to every element of `src`, in row-major order.
-pub(crate) fn map<T: Copy + Sync, U: Send>(
+pub(crate) fn map<T: Element>(
     op: &'static str,
     src: Strided<'_, T>,
-    f: impl Fn(T) -> U + Sync + Send,
-) -> Result<Buf<U>> {
-    let mut out = alloc(op, src.layout.numel())?;
-    if let Some(range) = src.layout.contiguous_range() {
-        let src = &src.data[range];
-        if src.len() >= PARALLEL_MIN {
-            let mapped = src.par_iter().with_min_len(PARALLEL_PIECE).map(|&x| f(x));
-            let mut all = out.into_vec();
-            mapped.collect_into_vec(&mut all);
-            return Ok(Buf::from_vec(all));
-        } else {
-            out.extend(src.iter().map(|&x| f(x)));
+    f: impl Fn(T) -> T + Sync,
+) -> Result<Buf<T>> {
+    let src = src.contiguous(op)?;
+    map_slices(op, &src, &|src, out| {
+        for (o, &x) in out.iter_mut().zip(src) {
+            *o = f(x);
         }
-        return Ok(out);
-    }
-    for_each_run(
-        src.shape(),
-        [src.layout],
-        |[offset], len, [step]| match step {
-            1 => out.extend(src.data[offset..offset + len].iter().map(|&x| f(x))),
-            _ => out.extend((0..len).map(|i| f(src.data[offset + i * step]))),
-        },
-    );
+    })
+}
+
+/// `kernel(src_piece, out_piece)` over matching pieces of `src` and a fresh output of its
+/// length: for kernels that work on whole slices (vectorised transcendentals).
+pub(crate) fn map_slices<T: Element>(
+    op: &'static str,
+    src: &[T],
+    kernel: &(dyn Fn(&[T], &mut [T]) + Sync),
+) -> Result<Buf<T>> {
+    let mut out = zeroed(op, src.len())?;
+    for_each_piece(&mut out, PARALLEL_MIN, &|start, piece| {
+        kernel(&src[start..start + piece.len()], piece);
+    });
     Ok(out)
 }
 
 /// `f` applied to matching elements of `lhs` and `rhs`, which have one shape.
-pub(crate) fn zip_map<T: Copy + Sync, U: Send>(
+pub(crate) fn zip_map<T: Element>(
     op: &'static str,
     lhs: Strided<'_, T>,
     rhs: Strided<'_, T>,
-    f: impl Fn(T, T) -> U + Sync + Send,
-) -> Result<Buf<U>> {
+    f: impl Fn(T, T) -> T + Sync,
+) -> Result<Buf<T>> {
     debug_assert_eq!(lhs.shape(), rhs.shape());
-    let mut out = alloc(op, lhs.layout.numel())?;
+    let mut out = zeroed(op, lhs.layout.numel())?;
     if let (Some(l), Some(r)) = (lhs.layout.contiguous_range(), rhs.layout.contiguous_range()) {
         let (l, r) = (&lhs.data[l], &rhs.data[r]);
-        if l.len() >= PARALLEL_MIN_ARITHMETIC {
-            let pairs = l.par_iter().zip(r.par_iter()).with_min_len(PARALLEL_PIECE);
-            let mut all = out.into_vec();
-            pairs.map(|(&a, &b)| f(a, b)).collect_into_vec(&mut all);
-            return Ok(Buf::from_vec(all));
-        } else {
-            out.extend(l.iter().zip(r).map(|(&a, &b)| f(a, b)));
-        }
+        for_each_piece(&mut out, PARALLEL_MIN_ARITHMETIC, &|start, piece| {
+            let pairs = l[start..].iter().zip(&r[start..]);
+            for (o, (&a, &b)) in piece.iter_mut().zip(pairs) {
+                *o = f(a, b);
+            }
+        });
         return Ok(out);
     }
+    let mut at = 0;
     for_each_run(
         lhs.shape(),
         [lhs.layout, rhs.layout],
         |[lo, ro], len, steps| {
             let (l, r) = (lhs.data, rhs.data);
+            let out = &mut out[at..at + len];
+            at += len;
             match steps {
                 [1, 1] => {
                     let pairs = l[lo..lo + len].iter().zip(&r[ro..ro + len]);
-                    out.extend(pairs.map(|(&a, &b)| f(a, b)));
+                    for (o, (&a, &b)) in out.iter_mut().zip(pairs) {
+                        *o = f(a, b);
+                    }
                 }
-                [1, 0] => out.extend(l[lo..lo + len].iter().map(|&a| f(a, r[ro]))),
-                [0, 1] => out.extend(r[ro..ro + len].iter().map(|&b| f(l[lo], b))),
-                [ls, rs] => out.extend((0..len).map(|i| f(l[lo + i * ls], r[ro + i * rs]))),
+                [1, 0] => {
+                    let b = r[ro];
+                    for (o, &a) in out.iter_mut().zip(&l[lo..lo + len]) {
+                        *o = f(a, b);
+                    }
+                }
+                [0, 1] => {
+                    let a = l[lo];
+                    for (o, &b) in out.iter_mut().zip(&r[ro..ro + len]) {
+                        *o = f(a, b);
+                    }
+                }
+                [ls, rs] => {
+                    for (i, o) in out.iter_mut().enumerate() {
+                        *o = f(l[lo + i * ls], r[ro + i * rs]);
+                    }
+                }
             }
         },
     );
@@ -95,25 +132,27 @@ pub(crate) fn zip_map<T: Copy + Sync, U: Send>(
 }
 
 /// `f` applied to matching elements of three operands of one shape.
-pub(crate) fn zip3_map<T: Copy, U>(
+pub(crate) fn zip3_map<T: Element>(
     op: &'static str,
     a: Strided<'_, T>,
     b: Strided<'_, T>,
     c: Strided<'_, T>,
-    f: impl Fn(T, T, T) -> U,
-) -> Result<Buf<U>> {
-    let mut out = alloc(op, a.layout.numel())?;
+    f: impl Fn(T, T, T) -> T,
+) -> Result<Buf<T>> {
+    let mut out = zeroed(op, a.layout.numel())?;
+    let mut at = 0;
     for_each_run(
         a.shape(),
         [a.layout, b.layout, c.layout],
         |[ao, bo, co], len, [as_, bs, cs]| {
-            out.extend((0..len).map(|i| {
-                f(
+            for (i, o) in out[at..at + len].iter_mut().enumerate() {
+                *o = f(
                     a.data[ao + i * as_],
                     b.data[bo + i * bs],
                     c.data[co + i * cs],
-                )
-            }));
+                );
+            }
+            at += len;
         },
     );
     Ok(out)

@@ -2,6 +2,7 @@
 //! fresh row-major buffer; they know nothing of graphs.
 
 pub(crate) mod elementwise;
+pub(crate) mod math;
 pub(crate) mod matmul;
 pub(crate) mod reduce;
 pub(crate) mod select;
@@ -10,6 +11,7 @@ use std::borrow::Cow;
 
 use smallvec::SmallVec;
 
+use crate::element::Element;
 use crate::error::{Result, TensorError};
 use crate::layout::{Layout, for_each_run};
 
@@ -48,6 +50,14 @@ pub(crate) fn alloc<T>(op: &'static str, len: usize) -> Result<Buf<T>> {
     let mut out = Buf::new();
     out.try_reserve_exact(len)
         .map_err(|_| TensorError::OutOfMemory { op, elements: len })?;
+    Ok(out)
+}
+
+/// `len` zeros, or an error naming `op` when the allocation fails. Kernels fill their output
+/// through slices of it.
+pub(crate) fn zeroed<T: Element>(op: &'static str, len: usize) -> Result<Buf<T>> {
+    let mut out = alloc(op, len)?;
+    out.resize(len, T::zero());
     Ok(out)
 }
 
