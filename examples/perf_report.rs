@@ -67,7 +67,13 @@ fn memory_report() {
     use surefire::nn::{Module, mse_loss};
     use surefire::optim::Optimizer;
     let mut work = common::w2();
-    work.step(); // the optimizer's state (none for plain SGD) and the thread pool exist now
+    // The optimizer's state (none for plain SGD), the thread pool and gemm's per-thread packing
+    // buffers exist after these. One step is not always enough for the last: which thread
+    // runs which product varies (work stealing), and a thread's first product of a new shape
+    // allocates its buffer.
+    for _ in 0..5 {
+        work.step();
+    }
     let f32s = |n: usize| n * std::mem::size_of::<f32>();
     let params: usize = work
         .model
@@ -106,8 +112,13 @@ fn memory_report() {
 }
 
 fn main() {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    println!("surefire performance report: f32, {threads} hardware threads, medians of 9 rounds\n");
+    // The main thread joins the pool (see `init_thread_pool`): the setting this report measures
+    // and recommends. The gemm baseline runs in the same pool.
+    surefire::tensor::init_thread_pool(0).expect("the first use of the thread pool");
+    let threads = rayon::current_num_threads();
+    println!(
+        "surefire performance report: f32, {threads} threads (the main thread among them), medians of 9 rounds\n"
+    );
     let round = Duration::from_millis(200);
     memory_report();
 

@@ -11,6 +11,8 @@
 mod common;
 
 fn main() {
+    // As perf_report and the benchmarks: the main thread is one of the pool's threads.
+    surefire::tensor::init_thread_pool(0).expect("the first use of the thread pool");
     let which = std::env::args().nth(1).unwrap_or_default();
     let mut work = match which.as_str() {
         "w3" => common::w3(),

@@ -46,6 +46,7 @@ mod parameter;
 mod shape;
 mod storage;
 mod tensor;
+mod threads;
 
 pub use element::{DType, Element};
 pub use error::{Result, TensorError};
@@ -55,3 +56,4 @@ pub use mode::{detect_anomaly, enable_grad, is_anomaly_enabled, is_grad_enabled,
 pub use parameter::{ParamId, Parameter};
 pub use shape::Dim;
 pub use tensor::{Tensor, TensorId};
+pub use threads::init_thread_pool;
