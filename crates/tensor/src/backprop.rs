@@ -11,7 +11,7 @@ use smallvec::{SmallVec, smallvec};
 use crate::element::Element;
 use crate::error::{Result, TensorError};
 use crate::gradients::{Gradients, SmallIdMap};
-use crate::kernels::{Buf, elementwise};
+use crate::kernels::{self, Buf, Strided, elementwise};
 use crate::layout::Layout;
 use crate::mode::with_grad_enabled;
 use crate::ops::{Extreme, Op};
@@ -179,11 +179,13 @@ fn run<T: Element>(
 /// The tracked nodes reachable from `root`, every node after all of its inputs. Iterative, so
 /// deep graphs cannot overflow the stack; untracked inputs are not entered, which prunes
 /// every branch that reaches no leaf requiring grad.
-fn topological_order<T: Element>(root: &Tensor<T>) -> SmallVec<[Tensor<T>; 16]> {
+fn topological_order<T: Element>(root: &Tensor<T>) -> SmallVec<[&Tensor<T>; 16]> {
+    // References, not clones: every node is owned through `root`, which outlives the pass, and
+    // cloning meant two atomic reference-count updates per node.
     let mut order = SmallVec::new();
     let mut visited: SmallIdMap<()> = SmallIdMap::default();
     // (node, whether its inputs have been pushed)
-    let mut stack: SmallVec<[(Tensor<T>, bool); 16]> = smallvec![(root.clone(), false)];
+    let mut stack: SmallVec<[(&Tensor<T>, bool); 16]> = smallvec![(root, false)];
     while let Some((node, expanded)) = stack.pop() {
         if expanded {
             order.push(node);
@@ -193,17 +195,13 @@ fn topological_order<T: Element>(root: &Tensor<T>) -> SmallVec<[Tensor<T>; 16]> 
             continue;
         }
         visited.insert_new(node.id(), ());
-        let inputs: SmallVec<[Tensor<T>; 3]> = match node.op() {
-            Some(op) => op
-                .inputs()
-                .into_iter()
-                .filter(|input| input.is_tracked() && !visited.contains(input.id()))
-                .cloned()
-                .collect(),
-            None => SmallVec::new(),
-        };
         stack.push((node, true));
-        stack.extend(inputs.into_iter().map(|input| (input, false)));
+        if let Some(op) = node.op() {
+            let inputs = op.inputs().into_iter();
+            let unvisited =
+                inputs.filter(|input| input.is_tracked() && !visited.contains(input.id()));
+            stack.extend(unvisited.map(|input| (input, false)));
+        }
     }
     order
 }
@@ -246,6 +244,75 @@ fn fused<T: Element>(
 ) -> Result<Tensor<T>> {
     let data = elementwise::zip_map(name, g.strided(), x.strided(), f)?;
     Ok(Tensor::constant(data, Layout::contiguous(g.shape())))
+}
+
+/// The linear rule when nothing is recorded: `dX = G Wᵀ` and `dW = Xᵀ G` straight from the
+/// matmul kernel on transposed layouts, with no view tensors or matmul ops in between (on a
+/// tiny graph those were a quarter of the backward pass). `None` when the input or the
+/// gradient is laid out so that flattening it to rows needs a copy: the general rule then
+/// does that.
+fn linear_grads_fused<T: Element>(
+    input: &Tensor<T>,
+    weight: &Tensor<T>,
+    bias: Option<&Tensor<T>>,
+    g: &Tensor<T>,
+    rows: usize,
+) -> Result<Option<InputGrads<T>>> {
+    let (inputs, outputs) = (weight.shape()[0], weight.shape()[1]);
+    let (Some(x), Some(flat_g)) = (
+        input.layout().reshaped(&[rows, inputs]),
+        g.layout().reshaped(&[rows, outputs]),
+    ) else {
+        return Ok(None);
+    };
+    let flat_g = Strided {
+        data: g.strided().data,
+        layout: &flat_g,
+    };
+    let mut out = InputGrads::new();
+    out.push(match input.is_tracked() {
+        // dX = G Wᵀ, in the input's shape.
+        true => {
+            let w_t = weight.layout().permute(&[1, 0]);
+            let w_t = Strided {
+                data: weight.strided().data,
+                layout: &w_t,
+            };
+            let data = kernels::matmul::linear("linear", flat_g, w_t, None)?;
+            Some(Tensor::constant(data, Layout::contiguous(input.shape())))
+        }
+        false => None,
+    });
+    out.push(match weight.is_tracked() {
+        // dW = Xᵀ G
+        true => {
+            let x_t = x.permute(&[1, 0]);
+            let x_t = Strided {
+                data: input.strided().data,
+                layout: &x_t,
+            };
+            let data = kernels::matmul::linear("linear", x_t, flat_g, None)?;
+            Some(Tensor::constant(
+                data,
+                Layout::contiguous(&[inputs, outputs]),
+            ))
+        }
+        false => None,
+    });
+    if let Some(bias) = bias {
+        // db = the column sums of G
+        out.push(needed(bias, || {
+            let g = flat_g.contiguous("linear")?;
+            let axis = kernels::reduce::Axis {
+                outer: 1,
+                len: rows,
+                inner: outputs,
+            };
+            let data = kernels::reduce::sum("linear", &g, axis)?;
+            Ok(Tensor::constant(data, Layout::contiguous(bias.shape())))
+        })?);
+    }
+    Ok(Some(out))
 }
 
 /// Zeros of `shape` as a stride-0 view of one element: no buffer is filled.
@@ -467,6 +534,11 @@ fn input_grads<T: Element>(
         } => {
             let (inputs, outputs) = (weight.shape()[0], weight.shape()[1]);
             let rows: usize = input.shape()[..input.ndim() - 1].iter().product();
+            if !recording()
+                && let Some(out) = linear_grads_fused(input, weight, bias.as_ref(), g, rows)?
+            {
+                return Ok(out);
+            }
             let flat_g = || g.try_reshape(&[rows, outputs]);
             let mut out = InputGrads::new();
             out.push(needed(input, || g.try_matmul(&weight.t()))?);

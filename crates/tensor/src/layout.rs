@@ -26,7 +26,7 @@ impl Layout {
     /// The row-major contiguous layout of `shape` at offset 0.
     pub(crate) fn contiguous(shape: &[usize]) -> Self {
         Layout {
-            shape: shape.into(),
+            shape: Dims::from_slice(shape),
             strides: contiguous_strides(shape),
             offset: 0,
         }
@@ -97,8 +97,8 @@ impl Layout {
     /// matrices a batched matmul walks.
     pub(crate) fn leading(&self, ndim: usize) -> Self {
         Layout {
-            shape: self.shape[..ndim].into(),
-            strides: self.strides[..ndim].into(),
+            shape: Dims::from_slice(&self.shape[..ndim]),
+            strides: Dims::from_slice(&self.strides[..ndim]),
             offset: self.offset,
         }
     }
@@ -137,7 +137,7 @@ impl Layout {
             };
         }
         Ok(Layout {
-            shape: shape.into(),
+            shape: Dims::from_slice(shape),
             strides,
             offset: self.offset,
         })
@@ -167,14 +167,14 @@ impl Layout {
     pub(crate) fn reshaped(&self, shape: &[usize]) -> Option<Self> {
         if self.is_contiguous() {
             return Some(Layout {
-                shape: shape.into(),
+                shape: Dims::from_slice(shape),
                 strides: contiguous_strides(shape),
                 offset: self.offset,
             });
         }
         let strides = view_strides(&self.shape, &self.strides, shape)?;
         Some(Layout {
-            shape: shape.into(),
+            shape: Dims::from_slice(shape),
             strides,
             offset: self.offset,
         })

@@ -3,6 +3,8 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use smallvec::SmallVec;
+
 use crate::element::{DType, Element};
 use crate::error::{Result, TensorError};
 use crate::kernels::{Buf, Strided};
@@ -335,7 +337,9 @@ impl<T: Element> Drop for Inner<T> {
         let Some(op) = self.op.take() else {
             return;
         };
-        let mut pending: Vec<Tensor<T>> = op.inputs().into_iter().cloned().collect();
+        // Inline room for the usual graph: a drop allocates nothing until a graph branches
+        // out wider than this.
+        let mut pending: SmallVec<[Tensor<T>; 8]> = op.inputs().into_iter().cloned().collect();
         drop(op);
         while let Some(mut tensor) = pending.pop() {
             // Only a sole owner may take the operation apart; shared inputs stay alive.

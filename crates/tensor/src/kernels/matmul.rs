@@ -214,6 +214,8 @@ pub(crate) fn linear<T: Element>(
     let len = rows * n;
     let mut out = alloc(op, len)?;
     match bias {
+        // One output column (a single neuron): the bias is one value repeated.
+        Some(&[b]) => out.resize(len, b),
         Some(b) => (0..rows).for_each(|_| out.extend_from_slice(b)),
         None if k == 0 => out.resize(len, T::zero()),
         None => {}

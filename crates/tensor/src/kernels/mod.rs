@@ -56,6 +56,10 @@ pub(crate) fn alloc<T>(op: &'static str, len: usize) -> Result<Buf<T>> {
 /// `len` zeros, or an error naming `op` when the allocation fails. Kernels fill their output
 /// through slices of it.
 pub(crate) fn zeroed<T: Element>(op: &'static str, len: usize) -> Result<Buf<T>> {
+    if len <= INLINE {
+        // No allocation to fail, and a plain store loop instead of `resize`'s general path.
+        return Ok(Buf::from_elem(T::zero(), len));
+    }
     let mut out = alloc(op, len)?;
     out.resize(len, T::zero());
     Ok(out)
