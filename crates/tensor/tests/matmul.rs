@@ -78,6 +78,27 @@ fn matmul_matches_naive_on_degenerate_and_large_shapes() {
 }
 
 #[test]
+fn products_cut_in_halves_match_naive() {
+    // Products of at least 2^20 multiply-adds with every side >= 32 are computed as two halves
+    // of their output, by rows when m >= n, by columns otherwise, cut at a multiple of 16:
+    // odd sizes, both cuts, transposed operands and batches.
+    let mut rng = StdRng::seed_from_u64(13);
+    for &(m, k, n) in &[(171, 67, 97), (97, 131, 113), (256, 40, 255)] {
+        check_2d::<f64>(m, k, n, &mut rng);
+        check_2d::<f32>(m, k, n, &mut rng);
+    }
+    let (m, k, n) = (150, 90, 110);
+    let a = random::<f64>(&[k, m], &mut rng).t();
+    let b = random::<f64>(&[n, k], &mut rng).t();
+    let want = naive(&a.to_vec(), &b.to_vec(), 1, m, k, n);
+    assert_close(&a.matmul(&b).to_vec(), &want, k, 1.0);
+    let a = random::<f64>(&[3, m, k], &mut rng);
+    let b = random::<f64>(&[3, k, n], &mut rng);
+    let want = naive(&a.to_vec(), &b.to_vec(), 3, m, k, n);
+    assert_close(&a.matmul(&b).to_vec(), &want, k, 1.0);
+}
+
+#[test]
 fn empty_inner_dimension_gives_zeros() {
     let a = Tensor::<f32>::zeros(&[2, 0]);
     let b = Tensor::<f32>::zeros(&[0, 3]);
