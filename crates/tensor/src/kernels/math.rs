@@ -26,7 +26,8 @@ pub(crate) fn exp_f32(x: f32) -> f32 {
     const LN2_HI: f32 = 0.693_359_4;
     const LN2_LO: f32 = -2.121_944_4e-4;
     let clamped = x.clamp(EXP_LO, EXP_HI);
-    let n = (clamped * std::f32::consts::LOG2_E + ROUND) - ROUND;
+    let shifted = clamped * std::f32::consts::LOG2_E + ROUND;
+    let n = shifted - ROUND;
     let r = clamped - n * LN2_HI - n * LN2_LO;
     let mut p = 1.987_569_1e-4;
     p = p * r + 1.398_199_9e-3;
@@ -35,10 +36,12 @@ pub(crate) fn exp_f32(x: f32) -> f32 {
     p = p * r + 1.666_666_5e-1;
     p = p * r + 0.5; // Cephes: 5.0000001201e-1, which rounds to 0.5 in f32
     let er = p * r * r + r + 1.0;
+    // n as an integer, read from the bits of `shifted` (its low mantissa bits hold n offset
+    // by ROUND's): `n as i32` is a saturating conversion that compilers do not vectorise.
+    let n = (shifted.to_bits() as i32).wrapping_sub(ROUND.to_bits() as i32);
     // n is in [-126, 128]; 2^128 is not a finite float, so n = 128 is applied as 2^127 * 2.
-    let n = n as i32;
     let top = i32::from(n > 127);
-    let scale = f32::from_bits(((n - top + 127) as u32) << 23);
+    let scale = f32::from_bits((n.wrapping_sub(top).wrapping_add(127) as u32) << 23);
     let y = er * scale * (1 + top) as f32;
     if x.is_nan() {
         x
