@@ -570,7 +570,7 @@ fn input_grads<T: Element>(
             let size = arg.shape()[*dim];
             let len = g.shape()[*dim];
             let pad = |n: usize| {
-                let mut shape: Dims = g.shape().into();
+                let mut shape = Dims::from_slice(g.shape());
                 shape[*dim] = n;
                 zeros(&shape)
             };

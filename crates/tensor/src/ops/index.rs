@@ -34,7 +34,7 @@ impl<T: Element> Tensor<T> {
         check_indices(name, self.shape(), dim, indices)?;
         let data = self.strided().contiguous(name)?;
         let out = select::index_select(name, &data, Axis::of(self.shape(), dim), indices)?;
-        let mut shape: Dims = self.shape().into();
+        let mut shape = Dims::from_slice(self.shape());
         shape[dim] = indices.len();
         let op = Op::IndexSelect {
             arg: self.clone(),
@@ -71,7 +71,7 @@ impl<T: Element> Tensor<T> {
         let name = "index_add";
         let dim = dim.resolve(name, self.ndim())?;
         check_indices(name, self.shape(), dim, indices)?;
-        let mut expected: Dims = self.shape().into();
+        let mut expected = Dims::from_slice(self.shape());
         expected[dim] = indices.len();
         if source.shape() != expected.as_slice() {
             return Err(TensorError::mismatch(
@@ -129,7 +129,7 @@ impl<T: Element> Tensor<T> {
             .ok_or_else(|| TensorError::invalid(name, "needs at least one tensor"))?
             .borrow();
         let dim = dim.resolve(name, first.ndim())?;
-        let mut shape: Dims = first.shape().into();
+        let mut shape = Dims::from_slice(first.shape());
         for t in &tensors[1..] {
             let t = t.borrow();
             let fits = t.ndim() == first.ndim()

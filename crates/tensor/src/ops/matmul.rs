@@ -142,7 +142,7 @@ impl<T: Element> Tensor<T> {
             )));
         }
         let rows = x_shape[..x_shape.len() - 1].iter().product::<usize>();
-        let mut out_shape: Dims = x_shape.into();
+        let mut out_shape = Dims::from_slice(x_shape);
         *out_shape
             .last_mut()
             .expect("internal: the input has a last dimension") = outputs;

@@ -203,7 +203,7 @@ impl<T: Element> Tensor<T> {
                 ),
             ));
         }
-        let mut shape: Dims = self.shape().into();
+        let mut shape = Dims::from_slice(self.shape());
         shape.remove(dim);
         self.try_reshape_named("squeeze", &shape)
     }
@@ -224,7 +224,7 @@ impl<T: Element> Tensor<T> {
     /// When `dim` is outside `-(ndim + 1)..=ndim`.
     pub fn try_unsqueeze(&self, dim: impl Dim) -> Result<Tensor<T>> {
         let dim = dim.resolve("unsqueeze", self.ndim() + 1)?;
-        let mut shape: Dims = self.shape().into();
+        let mut shape = Dims::from_slice(self.shape());
         shape.insert(dim, 1);
         self.try_reshape_named("unsqueeze", &shape)
     }
