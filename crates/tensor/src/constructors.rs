@@ -54,7 +54,7 @@ impl<T: Element> Tensor<T> {
     /// When the element count overflows or cannot be allocated.
     pub fn try_full(shape: &[usize], value: T) -> Result<Self> {
         let len = checked_numel("full", shape)?;
-        let mut data = kernels::alloc("full", len)?;
+        let mut data = kernels::buffer("full", len)?;
         data.resize(len, value);
         Ok(Self::constant(data, Layout::contiguous(shape)))
     }
@@ -111,7 +111,7 @@ impl<T: Element> Tensor<T> {
     /// # Errors
     /// When the result cannot be allocated.
     pub fn try_linspace(start: T, end: T, steps: usize) -> Result<Self> {
-        let mut data = kernels::alloc("linspace", steps)?;
+        let mut data = kernels::buffer("linspace", steps)?;
         if steps == 1 {
             data.push(start);
         } else if steps > 1 {
@@ -166,7 +166,7 @@ impl<T: Element> Tensor<T> {
             });
         }
         let count = count as usize;
-        let mut data = kernels::alloc(op, count)?;
+        let mut data = kernels::buffer(op, count)?;
         data.extend(
             (0..count).map(|i| start + step * T::from_usize(i).unwrap_or_else(T::max_value)),
         );
@@ -201,7 +201,7 @@ impl<T: Element> Tensor<T> {
                 format!("needs finite bounds with low < high, got [{low}, {high})"),
             )
         })?;
-        let mut data = kernels::alloc(op, len)?;
+        let mut data = kernels::buffer(op, len)?;
         data.extend((0..len).map(|_| uniform.sample(rng)));
         Ok(Self::constant(data, Layout::contiguous(shape)))
     }
@@ -230,7 +230,7 @@ impl<T: Element> Tensor<T> {
             ));
         }
         let len = checked_numel(op, shape)?;
-        let mut data = kernels::alloc(op, len)?;
+        let mut data = kernels::buffer(op, len)?;
         let (mean, std) = (mean.as_f64(), std.as_f64());
         while data.len() < len {
             // 1 - u lies in (0, 1], so the logarithm is finite.

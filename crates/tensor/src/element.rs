@@ -141,20 +141,35 @@ pub(crate) type GemmFn<T> = unsafe fn(
 );
 
 pub(crate) mod private {
+    use std::cell::RefCell;
+
     use super::GemmFn;
+    use crate::kernels::pool::{Pool, PoolKey};
 
     /// Seals [`Element`](super::Element) and carries what only this crate may use.
     pub trait Sealed: Sized {
         /// The best matmul kernel for this CPU (chosen once, at first use).
         fn gemm_fn() -> GemmFn<Self>;
 
+        /// This thread's cache of freed buffers of this element type.
+        fn buffer_pool() -> &'static PoolKey<Self>;
+
         /// `out[i] = 1 / (1 + e^-src[i])`; the slices have one length.
         fn sigmoid_slice(src: &[Self], out: &mut [Self]);
+    }
+
+    thread_local! {
+        static F32_POOL: RefCell<Pool<f32>> = RefCell::default();
+        static F64_POOL: RefCell<Pool<f64>> = RefCell::default();
     }
 
     impl Sealed for f32 {
         fn gemm_fn() -> GemmFn<Self> {
             gemm_f32::gemm::f32::get_gemm_fn()
+        }
+
+        fn buffer_pool() -> &'static PoolKey<Self> {
+            &F32_POOL
         }
 
         fn sigmoid_slice(src: &[Self], out: &mut [Self]) {
@@ -165,6 +180,10 @@ pub(crate) mod private {
     impl Sealed for f64 {
         fn gemm_fn() -> GemmFn<Self> {
             gemm_f64::gemm::f64::get_gemm_fn()
+        }
+
+        fn buffer_pool() -> &'static PoolKey<Self> {
+            &F64_POOL
         }
 
         fn sigmoid_slice(src: &[Self], out: &mut [Self]) {

@@ -2,20 +2,31 @@
 
 use std::sync::Arc;
 
-use crate::kernels::{Buf, INLINE};
+use crate::element::Element;
+use crate::kernels::{Buf, INLINE, pool};
+
+/// A heap buffer that goes back to this thread's buffer cache when the last tensor using it
+/// is dropped (see `kernels::pool`).
+pub(crate) struct Pooled<T: Element>(Vec<T>);
+
+impl<T: Element> Drop for Pooled<T> {
+    fn drop(&mut self) {
+        pool::give(std::mem::take(&mut self.0));
+    }
+}
 
 /// A tensor's elements: a few inline, in the tensor itself (no allocation; a view copies
 /// them), more on the heap, shared by the views of the tensor.
-pub(crate) enum Storage<T> {
+pub(crate) enum Storage<T: Element> {
     Inline(Buf<T>),
-    Shared(Arc<Vec<T>>),
+    Shared(Arc<Pooled<T>>),
 }
 
-impl<T: Copy> Storage<T> {
+impl<T: Element> Storage<T> {
     /// Takes a kernel's buffer: inline if it stayed inline, else its heap allocation as is.
     pub(crate) fn new(buf: Buf<T>) -> Self {
         if buf.spilled() {
-            Storage::Shared(Arc::new(buf.into_vec()))
+            Storage::Shared(Arc::new(Pooled(buf.into_vec())))
         } else {
             Storage::Inline(buf)
         }
@@ -25,14 +36,14 @@ impl<T: Copy> Storage<T> {
         if data.len() <= INLINE {
             Storage::Inline(Buf::from_slice(&data))
         } else {
-            Storage::Shared(Arc::new(data))
+            Storage::Shared(Arc::new(Pooled(data)))
         }
     }
 
     pub(crate) fn as_slice(&self) -> &[T] {
         match self {
             Storage::Inline(buf) => buf,
-            Storage::Shared(data) => data,
+            Storage::Shared(data) => &data.0,
         }
     }
 
@@ -48,7 +59,7 @@ impl<T: Copy> Storage<T> {
     pub(crate) fn unique_mut(&mut self) -> Option<&mut [T]> {
         match self {
             Storage::Inline(buf) => Some(buf),
-            Storage::Shared(data) => Arc::get_mut(data).map(Vec::as_mut_slice),
+            Storage::Shared(data) => Arc::get_mut(data).map(|data| data.0.as_mut_slice()),
         }
     }
 }

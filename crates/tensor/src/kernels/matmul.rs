@@ -6,7 +6,7 @@
 //! result is bit-identical whatever the number of threads.
 #![allow(unsafe_code)]
 
-use super::{Buf, Strided, alloc};
+use super::{Buf, Strided, buffer};
 use crate::element::Element;
 use crate::error::Result;
 use crate::layout::for_each_run;
@@ -272,7 +272,7 @@ pub(crate) fn matmul<T: Element>(
     let batch = lhs.layout.leading(rank - 2);
     let rhs_batch = rhs.layout.leading(rank - 2);
     let len = batch.numel() * m * n;
-    let mut out = alloc(op, len)?;
+    let mut out = buffer(op, len)?;
     if len == 0 || k == 0 {
         // An empty inner dimension gives the empty sum, 0, everywhere.
         out.resize(len, T::zero());
@@ -332,7 +332,7 @@ pub(crate) fn linear<T: Element>(
 ) -> Result<Buf<T>> {
     let (rows, k, n) = (x.shape()[0], x.shape()[1], w.shape()[1]);
     let len = rows * n;
-    let mut out = alloc(op, len)?;
+    let mut out = buffer(op, len)?;
     match bias {
         // One output column (a single neuron): the bias is one value repeated.
         Some(&[b]) => out.resize(len, b),

@@ -4,6 +4,7 @@
 pub(crate) mod elementwise;
 pub(crate) mod math;
 pub(crate) mod matmul;
+pub mod pool;
 pub(crate) mod reduce;
 pub(crate) mod select;
 
@@ -23,7 +24,7 @@ pub(crate) struct Strided<'a, T> {
     pub(crate) layout: &'a Layout,
 }
 
-impl<'a, T: Copy> Strided<'a, T> {
+impl<'a, T: Element> Strided<'a, T> {
     pub(crate) fn shape(&self) -> &'a [usize] {
         self.layout.shape()
     }
@@ -54,6 +55,17 @@ pub(crate) fn alloc<T>(op: &'static str, len: usize) -> Result<Buf<T>> {
     Ok(out)
 }
 
+/// As [`alloc`], for tensor elements: a freed buffer of exactly this size is taken from this
+/// thread's cache when there is one (see [`pool`]).
+pub(crate) fn buffer<T: Element>(op: &'static str, len: usize) -> Result<Buf<T>> {
+    if len > INLINE
+        && let Some(buffer) = pool::take(len)
+    {
+        return Ok(Buf::from_vec(buffer));
+    }
+    alloc(op, len)
+}
+
 /// `len` zeros, or an error naming `op` when the allocation fails. Kernels fill their output
 /// through slices of it.
 pub(crate) fn zeroed<T: Element>(op: &'static str, len: usize) -> Result<Buf<T>> {
@@ -61,9 +73,15 @@ pub(crate) fn zeroed<T: Element>(op: &'static str, len: usize) -> Result<Buf<T>>
         // No allocation to fail, and a plain store loop instead of `resize`'s general path.
         return Ok(Buf::from_elem(T::zero(), len));
     }
-    let mut out = Vec::new();
-    out.try_reserve_exact(len)
-        .map_err(|_| TensorError::OutOfMemory { op, elements: len })?;
+    let mut out = match pool::take(len) {
+        Some(buffer) => buffer,
+        None => {
+            let mut out = Vec::new();
+            out.try_reserve_exact(len)
+                .map_err(|_| TensorError::OutOfMemory { op, elements: len })?;
+            out
+        }
+    };
     if len >= elementwise::PARALLEL_MIN {
         // Zeroed by the pool's threads, which also share the page faults of a fresh buffer:
         // one thread zeroing W4's 1 MB outputs was 3% of its step.
@@ -75,8 +93,8 @@ pub(crate) fn zeroed<T: Element>(op: &'static str, len: usize) -> Result<Buf<T>>
 }
 
 /// A row-major copy of the elements of `src`.
-pub(crate) fn gather<T: Copy>(op: &'static str, src: Strided<'_, T>) -> Result<Buf<T>> {
-    let mut out = alloc(op, src.layout.numel())?;
+pub(crate) fn gather<T: Element>(op: &'static str, src: Strided<'_, T>) -> Result<Buf<T>> {
+    let mut out = buffer(op, src.layout.numel())?;
     for_each_run(
         src.shape(),
         [src.layout],

@@ -8,7 +8,7 @@
 use rayon::prelude::*;
 
 use super::elementwise::PARALLEL_MIN;
-use super::{Buf, alloc};
+use super::{Buf, alloc, buffer};
 use crate::element::Element;
 use crate::error::Result;
 use crate::ops::Extreme;
@@ -55,7 +55,7 @@ impl Axis {
 /// Sums `data` (`[outer, len, inner]`, row-major) over the middle axis.
 pub(crate) fn sum<T: Element>(op: &'static str, data: &[T], axis: Axis) -> Result<Buf<T>> {
     let Axis { outer, len, inner } = axis;
-    let mut out = alloc(op, outer * inner)?;
+    let mut out = buffer(op, outer * inner)?;
     if len == 0 || outer * inner == 0 {
         // The empty sum is 0.
         out.resize(outer * inner, T::zero());
@@ -77,7 +77,7 @@ pub(crate) fn sum<T: Element>(op: &'static str, data: &[T], axis: Axis) -> Resul
         .chunks_exact(len * inner)
         .zip(out.chunks_exact_mut(inner));
     if len * inner < PARALLEL_MIN || inner < 2 * COLUMN_STRIP {
-        let mut scratch = alloc(op, depth * inner)?;
+        let mut scratch = buffer(op, depth * inner)?;
         scratch.resize(depth * inner, T::zero());
         for (slab, acc) in slabs {
             sum_rows(slab, inner, inner, acc, &mut scratch);
@@ -182,7 +182,7 @@ pub(crate) fn extreme<T: Element>(
                     Extreme::Min => candidate < best,
                 })
     };
-    let mut values = alloc(op, outer * inner)?;
+    let mut values = buffer(op, outer * inner)?;
     let mut indices = alloc(op, outer * inner)?.into_vec();
     if inner == 0 {
         return Ok((values, indices));
@@ -208,7 +208,7 @@ pub(crate) fn extreme<T: Element>(
 /// maximum keeps every `exp` at most 1, so nothing overflows.
 pub(crate) fn log_softmax<T: Element>(op: &'static str, data: &[T], axis: Axis) -> Result<Buf<T>> {
     let Axis { len, inner, .. } = axis;
-    let mut out = alloc(op, data.len())?;
+    let mut out = buffer(op, data.len())?;
     if len == 0 || inner == 0 {
         return Ok(out);
     }

@@ -1,12 +1,12 @@
 //! Kernels that move whole rows: concatenation and indexed selection and accumulation.
 
 use super::reduce::Axis;
-use super::{Buf, alloc};
+use super::{Buf, buffer};
 use crate::element::Element;
 use crate::error::Result;
 
 /// Joins row-major `parts` along the middle axis; `parts[k]` is `[outer, lens[k], inner]`.
-pub(crate) fn concat<T: Copy>(
+pub(crate) fn concat<T: Element>(
     op: &'static str,
     parts: &[&[T]],
     lens: &[usize],
@@ -14,7 +14,7 @@ pub(crate) fn concat<T: Copy>(
     inner: usize,
 ) -> Result<Buf<T>> {
     let total: usize = lens.iter().sum();
-    let mut out = alloc(op, outer * total * inner)?;
+    let mut out = buffer(op, outer * total * inner)?;
     for o in 0..outer {
         for (part, &len) in parts.iter().zip(lens) {
             let block = len * inner;
@@ -26,14 +26,14 @@ pub(crate) fn concat<T: Copy>(
 
 /// Rows `indices` of the middle axis of `src` (`[outer, len, inner]`, row-major), in order.
 /// Every index is below `axis.len` (checked by the caller).
-pub(crate) fn index_select<T: Copy>(
+pub(crate) fn index_select<T: Element>(
     op: &'static str,
     src: &[T],
     axis: Axis,
     indices: &[usize],
 ) -> Result<Buf<T>> {
     let Axis { outer, len, inner } = axis;
-    let mut out = alloc(op, outer * indices.len() * inner)?;
+    let mut out = buffer(op, outer * indices.len() * inner)?;
     for o in 0..outer {
         for &i in indices {
             let start = (o * len + i) * inner;
@@ -53,7 +53,7 @@ pub(crate) fn index_add<T: Element>(
     source: &[T],
 ) -> Result<Buf<T>> {
     let Axis { outer, len, inner } = axis;
-    let mut out = alloc(op, base.len())?;
+    let mut out = buffer(op, base.len())?;
     out.extend_from_slice(base);
     for o in 0..outer {
         for (j, &i) in indices.iter().enumerate() {
