@@ -280,6 +280,23 @@ pub(crate) fn matmul<T: Element>(
     }
     assert_inside(&lhs);
     assert_inside(&rhs);
+    if rank == 2 {
+        // One block: no walk over batch dimensions.
+        // SAFETY: the buffer has capacity for the m * n elements, which the kernel writes
+        // all of; the operands lie inside their storage (asserted above), with non-negative
+        // strides.
+        unsafe {
+            gemm(
+                out.as_mut_ptr(),
+                (m, k, n),
+                operand(&lhs, lhs.layout.offset()),
+                operand(&rhs, rhs.layout.offset()),
+                false,
+            );
+            out.set_len(len);
+        }
+        return Ok(out);
+    }
     // The kernel overwrites every element of its destination, so the output is written into
     // the buffer's spare capacity: no zero-filling pass.
     let base = out.as_mut_ptr();

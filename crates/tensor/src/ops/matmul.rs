@@ -65,14 +65,19 @@ impl<T: Element> Tensor<T> {
         if k != k2 {
             return Err(fail(format!("inner dimensions {k} and {k2} differ")));
         }
-        let batch = broadcast_shapes(name, &lhs.shape()[..lr - 2], &rhs_m.shape()[..rr - 2])
-            .map_err(|_| fail("batch dimensions do not broadcast".into()))?;
-        let with = |rows: usize, cols: usize| -> Dims {
-            batch.iter().copied().chain([rows, cols]).collect()
+        let (lhs, rhs_m, out_shape) = if lr == 2 && rr == 2 {
+            // Plain matrices (the common case): nothing to broadcast.
+            (lhs, rhs_m, Dims::from_slice(&[m, n]))
+        } else {
+            let batch = broadcast_shapes(name, &lhs.shape()[..lr - 2], &rhs_m.shape()[..rr - 2])
+                .map_err(|_| fail("batch dimensions do not broadcast".into()))?;
+            let with = |rows: usize, cols: usize| -> Dims {
+                batch.iter().copied().chain([rows, cols]).collect()
+            };
+            let lhs = lhs.try_expand(name, &with(m, k))?;
+            let rhs_m = rhs_m.try_expand(name, &with(k, n))?;
+            (lhs, rhs_m, with(m, n))
         };
-        let lhs = lhs.try_expand(name, &with(m, k))?;
-        let rhs_m = rhs_m.try_expand(name, &with(k, n))?;
-        let out_shape = with(m, n);
         crate::shape::checked_numel(name, &out_shape)?;
         let data = matmul::matmul(name, lhs.strided(), rhs_m.strided())?;
         let mut out = Tensor::from_op(data, &out_shape, Op::Matmul(lhs, rhs_m))?;
