@@ -73,15 +73,8 @@ pub(crate) fn zeroed<T: Element>(op: &'static str, len: usize) -> Result<Buf<T>>
         // No allocation to fail, and a plain store loop instead of `resize`'s general path.
         return Ok(Buf::from_elem(T::zero(), len));
     }
-    let mut out = match pool::take(len) {
-        Some(buffer) => buffer,
-        None => {
-            let mut out = Vec::new();
-            out.try_reserve_exact(len)
-                .map_err(|_| TensorError::OutOfMemory { op, elements: len })?;
-            out
-        }
-    };
+    // Past INLINE the buffer is on the heap, so this conversion moves no element.
+    let mut out = buffer(op, len)?.into_vec();
     if len >= elementwise::PARALLEL_MIN {
         // Zeroed by the pool's threads, which also share the page faults of a fresh buffer:
         // one thread zeroing W4's 1 MB outputs was 3% of its step.
