@@ -11,7 +11,7 @@ use smallvec::{SmallVec, smallvec};
 use crate::element::Element;
 use crate::error::{Result, TensorError};
 use crate::gradients::{Gradients, SmallIdMap};
-use crate::kernels::{self, Buf, Strided, elementwise};
+use crate::kernels::{self, Buf, elementwise};
 use crate::layout::Layout;
 use crate::mode::with_grad_enabled;
 use crate::ops::{Extreme, Op};
@@ -265,19 +265,13 @@ fn linear_grads_fused<T: Element>(
     ) else {
         return Ok(None);
     };
-    let flat_g = Strided {
-        data: g.strided().data,
-        layout: &flat_g,
-    };
+    let flat_g = g.strided().with_layout(&flat_g);
     let mut out = InputGrads::new();
     out.push(match input.is_tracked() {
         // dX = G Wᵀ, in the input's shape.
         true => {
             let w_t = weight.layout().permute(&[1, 0]);
-            let w_t = Strided {
-                data: weight.strided().data,
-                layout: &w_t,
-            };
+            let w_t = weight.strided().with_layout(&w_t);
             let data = kernels::matmul::linear("linear", flat_g, w_t, None)?;
             Some(Tensor::constant(data, Layout::contiguous(input.shape())))
         }
@@ -287,10 +281,7 @@ fn linear_grads_fused<T: Element>(
         // dW = Xᵀ G
         true => {
             let x_t = x.permute(&[1, 0]);
-            let x_t = Strided {
-                data: input.strided().data,
-                layout: &x_t,
-            };
+            let x_t = input.strided().with_layout(&x_t);
             let data = kernels::matmul::linear("linear", x_t, flat_g, None)?;
             Some(Tensor::constant(
                 data,

@@ -52,12 +52,23 @@ pub(crate) fn map<T: Element>(
     src: Strided<'_, T>,
     f: impl Fn(T) -> T + Sync,
 ) -> Result<Buf<T>> {
-    let src = src.contiguous(op)?;
-    map_slices(op, &src, &|src, out| {
-        for (o, &x) in out.iter_mut().zip(src) {
-            *o = f(x);
+    if let Some(range) = src.layout.contiguous_range() {
+        return map_slices(op, &src.data[range], &|src, out| {
+            for (o, &x) in out.iter_mut().zip(src) {
+                *o = f(x);
+            }
+        });
+    }
+    // Run by run, without gathering the operand into a copy first.
+    let mut out = zeroed(op, src.layout.numel())?;
+    let mut at = 0;
+    for_each_run(src.shape(), [src.layout], |[offset], len, [step]| {
+        for (i, o) in out[at..at + len].iter_mut().enumerate() {
+            *o = f(src.data[offset + i * step]);
         }
-    })
+        at += len;
+    });
+    Ok(out)
 }
 
 /// `kernel(src_piece, out_piece)` over matching pieces of `src` and a fresh output of its

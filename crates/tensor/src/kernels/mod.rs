@@ -29,6 +29,18 @@ impl<'a, T: Element> Strided<'a, T> {
         self.layout.shape()
     }
 
+    /// The same storage read through another layout (a transpose, a broadcast, a reshape
+    /// that needs no copy) of it.
+    pub(crate) fn with_layout<'b>(&self, layout: &'b Layout) -> Strided<'b, T>
+    where
+        'a: 'b,
+    {
+        Strided {
+            data: self.data,
+            layout,
+        }
+    }
+
     /// The elements in row-major order: borrowed when the layout is contiguous, gathered
     /// otherwise.
     pub(crate) fn contiguous(&self, op: &'static str) -> Result<Cow<'a, [T]>> {

@@ -35,10 +35,10 @@ impl<T: Element> Tensor<T> {
         let shape = broadcast_shapes(name, self.shape(), rhs.shape())?;
         let lhs = self.layout().broadcast_to(name, &shape)?;
         let rhs_layout = rhs.layout().broadcast_to(name, &shape)?;
-        let mut lhs_view = self.strided();
-        lhs_view.layout = &lhs;
-        let mut rhs_view = rhs.strided();
-        rhs_view.layout = &rhs_layout;
+        let (lhs_view, rhs_view) = (
+            self.strided().with_layout(&lhs),
+            rhs.strided().with_layout(&rhs_layout),
+        );
         let to_mask = |a, b| if pred(a, b) { T::one() } else { T::zero() };
         let data = elementwise::zip_map(name, lhs_view, rhs_view, to_mask)?;
         Ok(Tensor::constant(data, Layout::contiguous(&shape)))
