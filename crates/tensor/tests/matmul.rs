@@ -98,6 +98,36 @@ fn products_cut_in_halves_match_naive() {
     assert_close(&a.matmul(&b).to_vec(), &want, k, 1.0);
 }
 
+/// `a · bᵀ` for a row-major `a` and `bᵀ` a transposed view of `b_rows` (`[n, k]`, possibly
+/// narrowed), against the naive product.
+fn check_times_transposed<T: Element>(m: usize, k: usize, n: usize, pad: usize, rng: &mut StdRng) {
+    let a = random::<T>(&[m, k], rng);
+    let b_rows = random::<T>(&[n, k + pad], rng).narrow(1, pad / 2, k);
+    let b = b_rows.t();
+    let want = naive(&as_f64(&a), &as_f64(&b), 1, m, k, n);
+    assert_close(&a.matmul(&b).to_vec(), &want, k, 1.0);
+}
+
+#[test]
+fn row_major_left_operands_are_copied_column_major() {
+    // `a · bᵀ` leaves the kernel a left operand with rows along the depth, which is copied
+    // into column-major order when every side is at least 32: in 4 × 4 blocks for 4-byte
+    // elements (ragged edges element by element), element by element for 8-byte ones. Sides
+    // that are not multiples of 4 or of the copy's tiles, rows further apart than the depth,
+    // and products cut in halves by rows and by columns.
+    let mut rng = StdRng::seed_from_u64(17);
+    for &(m, k, n, pad) in &[
+        (33, 35, 38, 0),
+        (45, 70, 37, 3),
+        (64, 64, 64, 0),
+        (150, 97, 131, 2),
+        (90, 101, 203, 5),
+    ] {
+        check_times_transposed::<f32>(m, k, n, pad, &mut rng);
+        check_times_transposed::<f64>(m, k, n, pad, &mut rng);
+    }
+}
+
 #[test]
 fn empty_inner_dimension_gives_zeros() {
     let a = Tensor::<f32>::zeros(&[2, 0]);
