@@ -81,12 +81,13 @@ unsafe fn tiny<T: Element>(
     }
 }
 
-/// Whether splitting an `m × k · k × n` product over threads pays. gemm's own threshold
-/// splits skinny products too: on W4's `[256, 1024] · [1024, 10]` two threads took 2.7 times
-/// as long as one, a depth of 10 was 3.8 times slower, and W2's 330-thousand multiply-add
-/// `[128, 10] · [10, 256]` 1.8 times slower.
+/// Whether splitting an `m × k · k × n` product in halves over threads pays: from 2^20
+/// multiply-adds, with a longer side of at least 64 to cut. Skinny products gain too (W4's
+/// `[1024, 256] · [256, 10]` took 90 to 123 µs instead of 160), because each half runs on
+/// one thread; gemm's own split had made them slower (on W4's `[256, 1024] · [1024, 10]` two
+/// threads took 2.7 times as long as one, and a depth of 10 was 3.8 times slower).
 fn threads_pay_off(m: usize, k: usize, n: usize) -> bool {
-    m.min(n).min(k) >= 32 && m.saturating_mul(k).saturating_mul(n) >= 1 << 20
+    m.max(n) >= 64 && m.saturating_mul(k).saturating_mul(n) >= 1 << 20
 }
 
 /// `dst = a · b` for an `m × k` and a `k × n` operand, into `m · n` elements written row-major
