@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use tensor::{Element, Gradients, ParamId, Parameter};
 
 use crate::optimizer::{OptimError, Optimizer, non_negative, or_panic, unit_interval};
+use crate::pieces;
 use crate::sgd::check_shape;
 
 /// Per-parameter state: the step count and the moment estimates.
@@ -105,11 +106,12 @@ impl<T: Element> Core<T> {
                         update.apply(w, *m, v);
                     };
                     match grad.as_slice() {
-                        Some(g) => w
-                            .iter_mut()
-                            .zip(g)
-                            .zip(m.iter_mut().zip(v.iter_mut()))
-                            .for_each(|((w, &g), (m, v))| one(w, g, m, v)),
+                        Some(g) => pieces::zip4(w, g, m, v, &|w, g, m, v| {
+                            w.iter_mut()
+                                .zip(g)
+                                .zip(m.iter_mut().zip(v))
+                                .for_each(|((w, &g), (m, v))| one(w, g, m, v));
+                        }),
                         None => grad.for_each_value(|i, g| one(&mut w[i], g, &mut m[i], &mut v[i])),
                     }
                 }

@@ -29,6 +29,7 @@
 mod adam;
 mod clip;
 mod optimizer;
+mod pieces;
 mod schedule;
 mod sgd;
 

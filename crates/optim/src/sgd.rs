@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use tensor::{Element, Gradients, ParamId, Parameter};
 
 use crate::optimizer::{OptimError, Optimizer, invalid, non_negative, or_panic, unit_interval};
+use crate::pieces;
 
 /// Stochastic gradient descent, following PyTorch's `torch.optim.SGD` exactly. For each
 /// parameter `p` with gradient `g`, at step `t`:
@@ -253,18 +254,21 @@ impl<T: Element> Optimizer<T> for Sgd<T> {
                 // Contiguous gradients (the usual case) take slice loops the compiler
                 // vectorises; others are read through their layout.
                 match (buffer.as_mut(), grad.as_slice()) {
-                    (None, Some(g)) => w.iter_mut().zip(g).for_each(|(w, &g)| update.plain(w, g)),
+                    (None, Some(g)) => pieces::zip2(w, g, &|w, g| {
+                        w.iter_mut().zip(g).for_each(|(w, &g)| update.plain(w, g));
+                    }),
                     (None, None) => grad.for_each_value(|i, g| update.plain(&mut w[i], g)),
                     (Some(b), g) => {
                         // The first step with momentum copies the gradient into the buffer.
                         let first = b.len() != w.len();
                         b.resize(w.len(), T::zero());
                         match g {
-                            Some(g) => w
-                                .iter_mut()
-                                .zip(g)
-                                .zip(b.iter_mut())
-                                .for_each(|((w, &g), b)| update.with_momentum(w, g, b, first)),
+                            Some(g) => pieces::zip3(w, g, b, &|w, g, b| {
+                                w.iter_mut()
+                                    .zip(g)
+                                    .zip(b)
+                                    .for_each(|((w, &g), b)| update.with_momentum(w, g, b, first));
+                            }),
                             None => grad.for_each_value(|i, g| {
                                 update.with_momentum(&mut w[i], g, &mut b[i], first)
                             }),
