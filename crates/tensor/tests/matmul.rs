@@ -105,10 +105,20 @@ fn products_cut_in_halves_match_naive() {
     assert_close(&a.matmul(&b).to_vec(), &want, k, 1.0);
 }
 
-/// `a · bᵀ` for a row-major `a` and `bᵀ` a transposed view of `b_rows` (`[n, k]`, possibly
-/// narrowed), against the naive product.
-fn check_times_transposed<T: Element>(m: usize, k: usize, n: usize, pad: usize, rng: &mut StdRng) {
-    let a = random::<T>(&[m, k], rng);
+/// `a · bᵀ` for `a` row-major (or, with `a_transposed`, a transposed view of a `[k, m]`
+/// buffer) and `bᵀ` a transposed view of `b_rows` (`[n, k]`, narrowed when `pad > 0`),
+/// against the naive product.
+fn check_times_transposed<T: Element>(
+    (m, k, n): (usize, usize, usize),
+    pad: usize,
+    a_transposed: bool,
+    rng: &mut StdRng,
+) {
+    let a = if a_transposed {
+        random::<T>(&[k, m], rng).t()
+    } else {
+        random::<T>(&[m, k], rng)
+    };
     let b_rows = random::<T>(&[n, k + pad], rng).narrow(1, pad / 2, k);
     let b = b_rows.t();
     let want = naive(&as_f64(&a), &as_f64(&b), 1, m, k, n);
@@ -116,22 +126,31 @@ fn check_times_transposed<T: Element>(m: usize, k: usize, n: usize, pad: usize, 
 }
 
 #[test]
-fn row_major_left_operands_are_copied_column_major() {
-    // `a · bᵀ` leaves the kernel a left operand with rows along the depth, which is copied
-    // into column-major order when every side is at least 32: in 4 × 4 blocks for 4-byte
-    // elements (ragged edges element by element), element by element for 8-byte ones. Sides
-    // that are not multiples of 4 or of the copy's tiles, rows further apart than the depth,
-    // and products cut in halves by rows and by columns.
+fn products_with_a_column_major_right_operand_match_naive() {
+    // `a · bᵀ` leaves the kernel a left operand with rows along the depth when the product is
+    // computed transposed (into the row-major destination directly). With every side at
+    // least 32 that operand is copied column-major first, or, when it moves fewer elements,
+    // the product is computed column-major into a scratch from a column-major copy of `a`
+    // (none when `a` is already column-major) and transposed into the destination. Copies go
+    // in 4 × 4 blocks for 4-byte elements (ragged edges element by element), element by
+    // element for 8-byte ones. Sides that are not multiples of 4 or of the copy's tiles, rows
+    // further apart than the depth, and products cut in halves by rows and by columns.
     let mut rng = StdRng::seed_from_u64(17);
-    for &(m, k, n, pad) in &[
-        (33, 35, 38, 0),
-        (45, 70, 37, 3),
-        (64, 64, 64, 0),
-        (150, 97, 131, 2),
-        (90, 101, 203, 5),
+    for &(dims, pad, a_transposed) in &[
+        // bᵀ copied.
+        ((33, 35, 38), 0, false),
+        ((45, 70, 37), 3, false),
+        ((64, 64, 64), 0, false),
+        ((150, 97, 131), 2, false),
+        ((90, 101, 203), 5, false),
+        // Through a scratch, with `a` copied, then with `a` column-major as it is.
+        ((33, 90, 130), 0, false),
+        ((45, 203, 310), 3, false),
+        ((37, 90, 121), 1, true),
+        ((50, 150, 410), 0, true),
     ] {
-        check_times_transposed::<f32>(m, k, n, pad, &mut rng);
-        check_times_transposed::<f64>(m, k, n, pad, &mut rng);
+        check_times_transposed::<f32>(dims, pad, a_transposed, &mut rng);
+        check_times_transposed::<f64>(dims, pad, a_transposed, &mut rng);
     }
 }
 

@@ -97,8 +97,9 @@ fn threads_pay_off(m: usize, k: usize, n: usize) -> bool {
 /// A product big enough for threads is cut in two halves of its output (along its longer
 /// side), computed side by side, each by gemm with half the pool: on 2 cores gemm's own split
 /// keeps both busy only about 70% of the time (W4's products ran 1.35 to 1.5 times faster on
-/// two threads than on one). The cut depends on the shape alone and gemm's results do not
-/// depend on its thread count, so the bits are the same on any number of threads.
+/// two threads than on one). The cut depends on the shape and the operands' layouts alone,
+/// and gemm's results do not depend on its thread count, so the bits are the same on any
+/// number of threads.
 ///
 /// # Safety
 /// `dst` must be valid for writing `m · n` elements (and initialised when accumulating) and
@@ -121,8 +122,10 @@ unsafe fn gemm<T: Element>(
         return unsafe { block(dst, n, (m, k, n), a, b, accumulate, 1) };
     }
     let pool = (rayon::current_num_threads() / 2).max(1);
-    // Halves of whole multiples of 16 rows or columns, the kernels' register tiles.
-    let (first, second) = if m >= n {
+    // Halves of whole multiples of 16 rows or columns, the kernels' register tiles. A product
+    // computed through a column-major scratch is cut by rows, so that each half copies only
+    // its own rows of `a` (W4's dX: 2.64 to 2.70 ms, against 2.66 to 2.78 cut by columns).
+    let (first, second) = if m >= n || through_scratch(m, k, n, a, b, accumulate) {
         let top = (m / 2).next_multiple_of(16).min(m);
         (
             Half::new(dst, (top, k, n), a, b),
@@ -218,6 +221,13 @@ unsafe fn block<T: Element>(
     accumulate: bool,
     threads: usize,
 ) {
+    if through_scratch(m, k, n, a, b, accumulate) {
+        // SAFETY: the same contract.
+        let done = unsafe { block_through_scratch(dst, dst_row_stride, (m, k, n), a, b, threads) };
+        if done {
+            return;
+        }
+    }
     // The kernels prefer a column-major destination, so a row-major C with more than one
     // column is computed as the column-major Cᵀ = Bᵀ Aᵀ, as gemm's front end does.
     let swap = |(p, cs, rs): Operand<T>| (p, rs, cs);
@@ -244,10 +254,6 @@ unsafe fn block<T: Element>(
     } else {
         a
     };
-    let parallelism = match threads {
-        0 | 1 => gemm_common::Parallelism::None,
-        threads => gemm_common::Parallelism::Rayon(threads),
-    };
     // SAFETY: the caller guarantees `dst` holds the m × n block (dst_cs, dst_rs) address and
     // the operands' reads. Without `accumulate`, `read_dst` is false and alpha 0: the kernel
     // writes every element of `dst` (the first depth block stores its product without
@@ -272,12 +278,115 @@ unsafe fn block<T: Element>(
             false,
             false,
             false,
-            parallelism,
+            parallelism(threads),
         );
     }
     if let Some(copy) = scratch {
         super::pool::give(copy);
     }
+}
+
+/// gemm's setting for `threads` threads.
+fn parallelism(threads: usize) -> gemm_common::Parallelism {
+    match threads {
+        0 | 1 => gemm_common::Parallelism::None,
+        threads => gemm_common::Parallelism::Rayon(threads),
+    }
+}
+
+/// Whether `a · b` (`m × k · k × n`, into a row-major destination) is better computed as a
+/// column-major product into a scratch, transposed into the destination afterwards.
+///
+/// [`block`] computes a row-major C as the column-major Cᵀ = Bᵀ Aᵀ. When `b` is column-major,
+/// the left operand Bᵀ has its rows along the depth and is copied column-major first
+/// (`n · k` elements). Computing C column-major instead takes `a` as the left operand, which
+/// is copied only when it is row-major (`m · k`), and the result is transposed (`m · n`).
+/// The second way is taken when it moves fewer elements: W4's dX = G·Wᵀ (`m` = 256 against
+/// `n` = `k` = 1024) then took 2.64 to 2.70 ms instead of 3.04 to 3.12 ms.
+fn through_scratch<T>(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: Operand<T>,
+    b: Operand<T>,
+    accumulate: bool,
+) -> bool {
+    let b_column_major = b.2 == 1 && b.1 != 1;
+    let a_copied = match (a.1, a.2) {
+        (_, 1) => 0,
+        (1, _) => m * k,
+        // Neither layout: left to the kernel's own packing.
+        _ => return false,
+    };
+    !accumulate && n > 1 && b_column_major && transposing_pays(n, k, m) && a_copied + m * n < n * k
+}
+
+/// `dst = a · b` as a column-major product into a scratch, transposed into `dst` (rows
+/// `dst_row_stride` apart); `a` is copied column-major first unless it already is. Returns
+/// `false`, having written nothing, when the memory for the scratch cannot be had.
+///
+/// # Safety
+/// As [`block`]; `a` has a column or a row stride of 1.
+unsafe fn block_through_scratch<T: Element>(
+    dst: *mut T,
+    dst_row_stride: usize,
+    (m, k, n): (usize, usize, usize),
+    a: Operand<T>,
+    b: Operand<T>,
+    threads: usize,
+) -> bool {
+    let copy = if a.2 == 1 {
+        None
+    } else {
+        // SAFETY: every element of `a` is readable (the caller's contract), its columns 1 apart.
+        match unsafe { column_major_copy(a, m, k) } {
+            Some(copy) => Some(copy),
+            None => return false,
+        }
+    };
+    let lhs = match &copy {
+        Some(copy) => (copy.as_ptr(), m as isize, 1),
+        None => a,
+    };
+    let Some(mut product) = scratch::<T>(m * n) else {
+        return false;
+    };
+    // SAFETY: the scratch has capacity for the m × n column-major product, which the kernel
+    // writes in full (alpha 0, no read of the destination); the operands are readable.
+    unsafe {
+        T::gemm_fn()(
+            m,
+            n,
+            k,
+            product.as_mut_ptr(),
+            m as isize,
+            1,
+            false,
+            lhs.0,
+            lhs.1,
+            lhs.2,
+            b.0,
+            b.1,
+            b.2,
+            T::zero(),
+            T::one(),
+            false,
+            false,
+            false,
+            parallelism(threads),
+        );
+        product.set_len(m * n);
+    }
+    // The column-major m × n product is the row-major n × m matrix Cᵀ; its column-major copy,
+    // with columns dst_row_stride apart, is C in the destination's rows.
+    // SAFETY: the product's m · n elements are initialised; the caller guarantees the
+    // destination's m rows of n elements, dst_row_stride apart.
+    unsafe { transpose(product.as_ptr(), m as isize, (n, m), dst, dst_row_stride) };
+    if let Some(copy) = copy {
+        super::pool::give(copy);
+    }
+    super::pool::give(product);
+    true
 }
 
 /// Whether copying an `m × k` row-major left operand into column-major order before an
@@ -294,39 +403,58 @@ fn transposing_pays(m: usize, k: usize, n: usize) -> bool {
 /// element, and reading columns instead of rows was slower still.
 const TILE: usize = 32;
 
+/// An empty buffer with capacity for `len` elements, from this thread's buffer cache when it
+/// has one; `None` when the memory cannot be had.
+fn scratch<T: Element>(len: usize) -> Option<Vec<T>> {
+    if let Some(buffer) = super::pool::take::<T>(len) {
+        return Some(buffer);
+    }
+    let mut fresh = Vec::new();
+    fresh.try_reserve_exact(len).ok()?;
+    Some(fresh)
+}
+
 /// The `m × k` matrix `a` (rows contiguous: column stride 1) copied into column-major order,
 /// or `None` when the memory for it cannot be had.
 ///
 /// # Safety
 /// Every element of `a` must be readable.
 unsafe fn column_major_copy<T: Element>(a: Operand<T>, m: usize, k: usize) -> Option<Vec<T>> {
-    let (src, _, rs) = a;
-    let len = m * k;
-    let mut out = match super::pool::take::<T>(len) {
-        Some(buffer) => buffer,
-        None => {
-            let mut fresh = Vec::new();
-            fresh.try_reserve_exact(len).ok()?;
-            fresh
-        }
-    };
-    let dst = out.as_mut_ptr();
-    for i0 in (0..m).step_by(TILE) {
-        let rows = i0..(i0 + TILE).min(m);
-        for p0 in (0..k).step_by(TILE) {
-            let depth = p0..(p0 + TILE).min(k);
-            // SAFETY: the tile lies inside `a` (readable by the caller's contract) and its
-            // slots p·m + i inside the capacity of m·k.
-            unsafe { copy_tile(src, rs, m, rows.clone(), depth, dst) };
-        }
+    let mut out = scratch::<T>(m * k)?;
+    // SAFETY: `a`'s elements are readable (the caller's contract) and the buffer has room for
+    // the k columns of m elements.
+    unsafe {
+        transpose(a.0, a.2, (m, k), out.as_mut_ptr(), m);
+        out.set_len(m * k);
     }
-    // SAFETY: the loops wrote every one of the m·k slots.
-    unsafe { out.set_len(len) };
     Some(out)
 }
 
-/// Copies rows `rows` and columns `depth` of the row-major `src` (rows `rs` apart) to the
-/// column-major `dst` (columns `m` apart), element by element.
+/// Writes the `rows × cols` row-major matrix `src` (rows `rs` apart, columns 1 apart) in
+/// column-major order to `dst`, its columns `ld` apart: `dst[c·ld + r] = src[r·rs + c]`.
+///
+/// # Safety
+/// Those elements of `src` must be readable and those slots of `dst` writable, and the two
+/// must not overlap.
+unsafe fn transpose<T: Copy>(
+    src: *const T,
+    rs: isize,
+    (rows, cols): (usize, usize),
+    dst: *mut T,
+    ld: usize,
+) {
+    for r0 in (0..rows).step_by(TILE) {
+        let tile_rows = r0..(r0 + TILE).min(rows);
+        for c0 in (0..cols).step_by(TILE) {
+            let tile_cols = c0..(c0 + TILE).min(cols);
+            // SAFETY: the tile is inside both matrices (the caller's contract).
+            unsafe { copy_tile(src, rs, ld, tile_rows.clone(), tile_cols, dst) };
+        }
+    }
+}
+
+/// Copies rows `rows` and columns `cols` of the row-major `src` (rows `rs` apart) to the
+/// column-major `dst` (columns `ld` apart), element by element.
 ///
 /// # Safety
 /// Those elements of `src` must be readable and those slots of `dst` writable.
@@ -334,23 +462,23 @@ unsafe fn column_major_copy<T: Element>(a: Operand<T>, m: usize, k: usize) -> Op
 unsafe fn copy_elements<T: Copy>(
     src: *const T,
     rs: isize,
-    m: usize,
+    ld: usize,
     rows: std::ops::Range<usize>,
-    depth: std::ops::Range<usize>,
+    cols: std::ops::Range<usize>,
     dst: *mut T,
 ) {
     for i in rows {
-        for p in depth.clone() {
+        for p in cols.clone() {
             // SAFETY: the caller's contract.
             unsafe {
-                dst.add(p * m + i)
+                dst.add(p * ld + i)
                     .write(*src.offset(i as isize * rs + p as isize))
             };
         }
     }
 }
 
-/// One tile of [`column_major_copy`].
+/// One tile of [`transpose`].
 ///
 /// # Safety
 /// As [`copy_elements`].
@@ -358,16 +486,16 @@ unsafe fn copy_elements<T: Copy>(
 unsafe fn copy_tile<T: Copy>(
     src: *const T,
     rs: isize,
-    m: usize,
+    ld: usize,
     rows: std::ops::Range<usize>,
-    depth: std::ops::Range<usize>,
+    cols: std::ops::Range<usize>,
     dst: *mut T,
 ) {
     // SAFETY: the caller's contract.
-    unsafe { copy_elements(src, rs, m, rows, depth, dst) }
+    unsafe { copy_elements(src, rs, ld, rows, cols, dst) }
 }
 
-/// One tile of [`column_major_copy`]: 4-byte elements go through 4 × 4 blocks transposed in
+/// One tile of [`transpose`]: 4-byte elements go through 4 × 4 blocks transposed in
 /// SSE registers (part of every x86-64 processor), the rest and the tile's ragged edges
 /// element by element. The registers only move bits, so any 4-byte `T` is copied exactly.
 ///
@@ -377,43 +505,42 @@ unsafe fn copy_tile<T: Copy>(
 unsafe fn copy_tile<T: Copy>(
     src: *const T,
     rs: isize,
-    m: usize,
+    ld: usize,
     rows: std::ops::Range<usize>,
-    depth: std::ops::Range<usize>,
+    cols: std::ops::Range<usize>,
     dst: *mut T,
 ) {
     use std::arch::x86_64::{_MM_TRANSPOSE4_PS, _mm_loadu_ps, _mm_storeu_ps};
     if size_of::<T>() != 4 {
         // SAFETY: the caller's contract.
-        return unsafe { copy_elements(src, rs, m, rows, depth, dst) };
+        return unsafe { copy_elements(src, rs, ld, rows, cols, dst) };
     }
     let (src, dst) = (src.cast::<f32>(), dst.cast::<f32>());
-    let (step, dm) = (rs, m);
     let block_rows = rows.start..rows.start + rows.len() / 4 * 4;
-    let block_depth = depth.start..depth.start + depth.len() / 4 * 4;
+    let block_cols = cols.start..cols.start + cols.len() / 4 * 4;
     for i in block_rows.clone().step_by(4) {
-        for p in block_depth.clone().step_by(4) {
+        for p in block_cols.clone().step_by(4) {
             // SAFETY: rows i..i + 4 and columns p..p + 4 are inside the tile, so the four
             // unaligned loads read elements of `src` and the four stores write slots of `dst`
             // (the caller's contract); the intrinsics are SSE, which every x86-64 CPU has.
             unsafe {
-                let s = src.offset(i as isize * step + p as isize);
+                let s = src.offset(i as isize * rs + p as isize);
                 let mut r0 = _mm_loadu_ps(s);
-                let mut r1 = _mm_loadu_ps(s.offset(step));
-                let mut r2 = _mm_loadu_ps(s.offset(2 * step));
-                let mut r3 = _mm_loadu_ps(s.offset(3 * step));
+                let mut r1 = _mm_loadu_ps(s.offset(rs));
+                let mut r2 = _mm_loadu_ps(s.offset(2 * rs));
+                let mut r3 = _mm_loadu_ps(s.offset(3 * rs));
                 _MM_TRANSPOSE4_PS(&mut r0, &mut r1, &mut r2, &mut r3);
-                let d = dst.add(p * dm + i);
+                let d = dst.add(p * ld + i);
                 _mm_storeu_ps(d, r0);
-                _mm_storeu_ps(d.add(dm), r1);
-                _mm_storeu_ps(d.add(2 * dm), r2);
-                _mm_storeu_ps(d.add(3 * dm), r3);
+                _mm_storeu_ps(d.add(ld), r1);
+                _mm_storeu_ps(d.add(2 * ld), r2);
+                _mm_storeu_ps(d.add(3 * ld), r3);
             }
         }
         // SAFETY (of both edge copies): parts of the tile, the caller's contract.
-        unsafe { copy_elements(src, rs, m, i..i + 4, block_depth.end..depth.end, dst) };
+        unsafe { copy_elements(src, rs, ld, i..i + 4, block_cols.end..cols.end, dst) };
     }
-    unsafe { copy_elements(src, rs, m, block_rows.end..rows.end, depth, dst) };
+    unsafe { copy_elements(src, rs, ld, block_rows.end..rows.end, cols, dst) };
 }
 
 /// `lhs · rhs` for `lhs: [..batch, m, k]` and `rhs: [..batch, k, n]` with equal batch
