@@ -154,6 +154,25 @@ fn products_with_a_column_major_right_operand_match_naive() {
     }
 }
 
+/// `aᵀᵀ · b`: `a` a transposed view of a `[k, m]` buffer, `b` row-major.
+fn check_few_columns<T: Element>((m, k, n): (usize, usize, usize), rng: &mut StdRng) {
+    let a = random::<T>(&[k, m], rng).t();
+    let b = random::<T>(&[k, n], rng);
+    let want = naive(&as_f64(&a), &as_f64(&b), 1, m, k, n);
+    assert_close(&a.matmul(&b).to_vec(), &want, k, 1.0);
+}
+
+#[test]
+fn products_with_few_columns_and_a_column_major_left_operand_match_naive() {
+    // Fewer than 16 columns, at least 64 rows and a column-major `a`: computed column-major
+    // through a scratch; on one thread or cut in halves by rows (the last two).
+    let mut rng = StdRng::seed_from_u64(19);
+    for &(m, k, n) in &[(64, 7, 15), (100, 33, 2), (1024, 256, 10), (1030, 101, 13)] {
+        check_few_columns::<f32>((m, k, n), &mut rng);
+        check_few_columns::<f64>((m, k, n), &mut rng);
+    }
+}
+
 #[test]
 fn empty_inner_dimension_gives_zeros() {
     let a = Tensor::<f32>::zeros(&[2, 0]);

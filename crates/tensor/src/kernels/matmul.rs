@@ -82,12 +82,14 @@ unsafe fn tiny<T: Element>(
 }
 
 /// Whether splitting an `m × k · k × n` product in halves over threads pays: from 2^20
-/// multiply-adds, with a longer side of at least 64 to cut. Skinny products gain too (W4's
-/// `[1024, 256] · [256, 10]` took 90 to 123 µs instead of 160), because each half runs on
-/// one thread; gemm's own split had made them slower (on W4's `[256, 1024] · [1024, 10]` two
-/// threads took 2.7 times as long as one, and a depth of 10 was 3.8 times slower).
+/// multiply-adds, with a longer side of at least 64 to cut and a depth of at least 32.
+/// Products with few columns gain too (W4's `[256, 1024] · [1024, 10]` took 44 to 48 µs
+/// instead of 80 to 85), because each half runs on one thread; gemm's own split had made them
+/// slower (2.7 times as long as one thread on that product). A shallow product is bound by
+/// writing its output: W4's `[256, 10] · [10, 1024]` took 62 to 75 µs on one thread and 90 to
+/// 115 in halves.
 fn threads_pay_off(m: usize, k: usize, n: usize) -> bool {
-    m.max(n) >= 64 && m.saturating_mul(k).saturating_mul(n) >= 1 << 20
+    k >= 32 && m.max(n) >= 64 && m.saturating_mul(k).saturating_mul(n) >= 1 << 20
 }
 
 /// `dst = a · b` for an `m × k` and a `k × n` operand, into `m · n` elements written row-major
@@ -301,8 +303,9 @@ fn parallelism(threads: usize) -> gemm_common::Parallelism {
 /// the left operand Bᵀ has its rows along the depth and is copied column-major first
 /// (`n · k` elements). Computing C column-major instead takes `a` as the left operand, which
 /// is copied only when it is row-major (`m · k`), and the result is transposed (`m · n`).
-/// The second way is taken when it moves fewer elements: W4's dX = G·Wᵀ (`m` = 256 against
-/// `n` = `k` = 1024) then took 2.64 to 2.70 ms instead of 3.04 to 3.12 ms.
+/// The second way is taken when it moves fewer elements (W4's dX = G·Wᵀ, `m` = 256 against
+/// `n` = `k` = 1024, then took 2.64 to 2.70 ms instead of 3.04 to 3.12 ms), and for products
+/// with few columns and a column-major `a`.
 fn through_scratch<T>(
     m: usize,
     k: usize,
@@ -318,7 +321,13 @@ fn through_scratch<T>(
         // Neither layout: left to the kernel's own packing.
         _ => return false,
     };
-    !accumulate && n > 1 && b_column_major && transposing_pays(n, k, m) && a_copied + m * n < n * k
+    // Fewer than 16 columns would fill a fraction of the kernel's 16-lane rows of Cᵀ = Bᵀ Aᵀ,
+    // while a column-major `a` goes to the kernel as it is: W4's dW3 = hᵀ·G3 (`[1024, 256] ·
+    // [256, 10]`) took 27 to 32 µs this way, 84 to 89 µs the other.
+    let skinny = n < 16 && m >= 64 && a_copied == 0;
+    !accumulate
+        && n > 1
+        && (skinny || b_column_major && transposing_pays(n, k, m) && a_copied + m * n < n * k)
 }
 
 /// `dst = a · b` as a column-major product into a scratch, transposed into `dst` (rows
