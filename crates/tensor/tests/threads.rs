@@ -24,12 +24,19 @@ fn workload() -> Vec<Vec<u32>> {
     let loss = (h.sum_dim(0, false).square().sum() + h.tanh().mean()) / 7.0;
     let grads = loss.backward();
     let big = Tensor::<f32>::rand_uniform(&[1_000_003], -1.0, 1.0, &mut rng);
+    // A product with few rows times a transposed operand (computed column-major through a
+    // scratch, in halves), and one with few columns and a column-major left operand.
+    let g = Tensor::<f32>::rand_uniform(&[64, 600], -1.0, 1.0, &mut rng);
+    let w = Tensor::<f32>::rand_uniform(&[700, 600], -1.0, 1.0, &mut rng);
+    let few_columns = Tensor::<f32>::rand_uniform(&[300, 10], -1.0, 1.0, &mut rng);
     let bits = |t: &Tensor<f32>| t.to_vec().iter().map(|v| v.to_bits()).collect::<Vec<u32>>();
     vec![
         bits(&loss),
         bits(grads.get(&a).expect("a is used")),
         bits(grads.get(&bias).expect("bias is used")),
         bits(&a.matmul(&b)),
+        bits(&g.matmul(&w.t())),
+        bits(&a.t().matmul(&few_columns)),
         bits(&big.sum()),
         bits(&big.exp()),
         bits(&(&big * &big.exp())),
