@@ -9,7 +9,9 @@
 
 use rayon::prelude::*;
 
-use super::{Buf, Strided, zeroed};
+use std::mem::MaybeUninit;
+
+use super::{Buf, Strided, buffer, zeroed};
 use crate::element::Element;
 use crate::error::Result;
 use crate::layout::for_each_run;
@@ -26,24 +28,47 @@ const PARALLEL_MIN_ARITHMETIC: usize = 1 << 18;
 /// Threads are handed pieces of this many elements.
 const PARALLEL_PIECE: usize = 1 << 13;
 
-/// `body(start, piece)` for consecutive pieces of `out`, `start` being the piece's first
-/// index; on the thread pool when `out` has at least `min_parallel` elements.
+/// A fresh output of `len` elements, filled by `body(start, piece)` over consecutive pieces,
+/// `start` being the piece's first index; on the thread pool from `min_parallel` elements.
+///
+/// A parallel piece is zeroed by the thread that fills it, right before it does: zeroing the
+/// whole output first left its lines in the cache of whichever core had zeroed them, to be
+/// fetched back by the one filling them (W4's 256 × 1024 sigmoid took 90 µs that way).
 ///
 /// `body` is a trait object so that the thread pool's machinery is compiled once per element
 /// type, not once per kernel closure (it was a seventh of the code of a program using the
 /// crate, and of its build time).
-fn for_each_piece<T: Send>(
-    out: &mut [T],
+#[allow(unsafe_code)]
+fn filled<T: Element>(
+    op: &'static str,
+    len: usize,
     min_parallel: usize,
     body: &(dyn Fn(usize, &mut [T]) + Sync),
-) {
-    if out.len() < min_parallel {
-        body(0, out);
-        return;
+) -> Result<Buf<T>> {
+    if len < min_parallel {
+        let mut out = zeroed(op, len)?;
+        body(0, &mut out);
+        return Ok(out);
     }
-    out.par_chunks_mut(PARALLEL_PIECE)
+    // Past INLINE the buffer is on the heap, so this conversion moves no element.
+    let mut out = buffer(op, len)?.into_vec();
+    out.spare_capacity_mut()[..len]
+        .par_chunks_mut(PARALLEL_PIECE)
         .enumerate()
-        .for_each(|(i, piece)| body(i * PARALLEL_PIECE, piece));
+        .for_each(|(i, piece)| body(i * PARALLEL_PIECE, zero(piece)));
+    // SAFETY: the pieces cover the first `len` slots, and `zero` initialised each of them.
+    unsafe { out.set_len(len) };
+    Ok(Buf::from_vec(out))
+}
+
+/// `slots` set to zero, as initialised elements.
+#[allow(unsafe_code)]
+fn zero<T: Element>(slots: &mut [MaybeUninit<T>]) -> &mut [T] {
+    for slot in slots.iter_mut() {
+        slot.write(T::zero());
+    }
+    // SAFETY: every slot was just written, and MaybeUninit<T> has T's layout.
+    unsafe { &mut *(std::ptr::from_mut(slots) as *mut [T]) }
 }
 
 /// `f` applied to every element of `src`, in row-major order.
@@ -78,11 +103,9 @@ pub(crate) fn map_slices<T: Element>(
     src: &[T],
     kernel: &(dyn Fn(&[T], &mut [T]) + Sync),
 ) -> Result<Buf<T>> {
-    let mut out = zeroed(op, src.len())?;
-    for_each_piece(&mut out, PARALLEL_MIN, &|start, piece| {
+    filled(op, src.len(), PARALLEL_MIN, &|start, piece| {
         kernel(&src[start..start + piece.len()], piece);
-    });
-    Ok(out)
+    })
 }
 
 /// `f` applied to matching elements of `lhs` and `rhs`, which have one shape.
@@ -93,17 +116,16 @@ pub(crate) fn zip_map<T: Element>(
     f: impl Fn(T, T) -> T + Sync,
 ) -> Result<Buf<T>> {
     debug_assert_eq!(lhs.shape(), rhs.shape());
-    let mut out = zeroed(op, lhs.layout.numel())?;
     if let (Some(l), Some(r)) = (lhs.layout.contiguous_range(), rhs.layout.contiguous_range()) {
         let (l, r) = (&lhs.data[l], &rhs.data[r]);
-        for_each_piece(&mut out, PARALLEL_MIN_ARITHMETIC, &|start, piece| {
+        return filled(op, l.len(), PARALLEL_MIN_ARITHMETIC, &|start, piece| {
             let pairs = l[start..].iter().zip(&r[start..]);
             for (o, (&a, &b)) in piece.iter_mut().zip(pairs) {
                 *o = f(a, b);
             }
         });
-        return Ok(out);
     }
+    let mut out = zeroed(op, lhs.layout.numel())?;
     let mut at = 0;
     for_each_run(
         lhs.shape(),
