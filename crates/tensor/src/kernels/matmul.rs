@@ -566,9 +566,9 @@ pub(crate) fn matmul<T: Element>(
         lhs.shape()[rank - 1],
         rhs.shape()[rank - 1],
     );
-    let batch = lhs.layout.leading(rank - 2);
-    let rhs_batch = rhs.layout.leading(rank - 2);
-    let len = batch.numel() * m * n;
+    // The batch dimensions' element count, without building their layouts for a 2-D product.
+    let batches: usize = lhs.shape()[..rank - 2].iter().product();
+    let len = batches * m * n;
     let mut out = buffer(op, len)?;
     if len == 0 || k == 0 {
         // An empty inner dimension gives the empty sum, 0, everywhere.
@@ -596,6 +596,8 @@ pub(crate) fn matmul<T: Element>(
     }
     // The kernel overwrites every element of its destination, so the output is written into
     // the buffer's spare capacity: no zero-filling pass.
+    let batch = lhs.layout.leading(rank - 2);
+    let rhs_batch = rhs.layout.leading(rank - 2);
     let base = out.as_mut_ptr();
     let mut written = 0;
     for_each_run(
