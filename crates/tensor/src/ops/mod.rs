@@ -181,6 +181,63 @@ impl<T: Element> Op<T> {
         }
     }
 
+    /// The inputs of [`inputs`](Op::inputs), moved out of the operation (the rest of it is
+    /// dropped): the iterative drop takes a graph apart without a reference-count round trip
+    /// per input. Debug builds check, on every drop, that both list the same tensors.
+    pub(crate) fn into_inputs(self) -> SmallVec<[Tensor<T>; 3]> {
+        match self {
+            Op::Neg(arg)
+            | Op::Exp(arg)
+            | Op::Ln(arg)
+            | Op::Sqrt(arg)
+            | Op::Abs(arg)
+            | Op::Sigmoid(arg)
+            | Op::Tanh(arg)
+            | Op::Relu(arg)
+            | Op::Powf(arg, _)
+            | Op::Clamp { arg, .. }
+            | Op::AddScalar(arg, _)
+            | Op::MulScalar(arg, _)
+            | Op::DivScalar(arg, _)
+            | Op::Sum { arg, .. }
+            | Op::Extreme { arg, .. }
+            | Op::LogSoftmax { arg, .. }
+            | Op::Reshape(arg)
+            | Op::Permute { arg, .. }
+            | Op::BroadcastTo(arg)
+            | Op::Narrow { arg, .. }
+            | Op::IndexSelect { arg, .. } => smallvec![arg],
+            Op::Add(lhs, rhs)
+            | Op::Sub(lhs, rhs)
+            | Op::Mul(lhs, rhs)
+            | Op::Div(lhs, rhs)
+            | Op::Pow(lhs, rhs)
+            | Op::Maximum(lhs, rhs)
+            | Op::Minimum(lhs, rhs)
+            | Op::Matmul(lhs, rhs)
+            | Op::Mse {
+                pred: lhs,
+                target: rhs,
+            }
+            | Op::Where {
+                on_true: lhs,
+                on_false: rhs,
+                ..
+            }
+            | Op::IndexAdd {
+                arg: lhs,
+                source: rhs,
+                ..
+            } => smallvec![lhs, rhs],
+            Op::Linear {
+                input,
+                weight,
+                bias,
+            } => [input, weight].into_iter().chain(bias).collect(),
+            Op::Concat { args, .. } => args.into_iter().collect(),
+        }
+    }
+
     /// The operation's name, as in its public method (`"add"`, `"log_softmax"`, ...).
     pub(crate) fn name(&self) -> &'static str {
         match self {
