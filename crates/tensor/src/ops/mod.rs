@@ -175,8 +175,9 @@ impl<T: Element> Op<T> {
             Op::Linear {
                 input,
                 weight,
-                bias,
-            } => [input, weight].into_iter().chain(bias).collect(),
+                bias: Some(bias),
+            } => smallvec![input, weight, bias],
+            Op::Linear { input, weight, .. } => smallvec![input, weight],
             Op::Concat { args, .. } => args.iter().collect(),
         }
     }
@@ -232,8 +233,9 @@ impl<T: Element> Op<T> {
             Op::Linear {
                 input,
                 weight,
-                bias,
-            } => [input, weight].into_iter().chain(bias).collect(),
+                bias: Some(bias),
+            } => smallvec![input, weight, bias],
+            Op::Linear { input, weight, .. } => smallvec![input, weight],
             Op::Concat { args, .. } => args.into_iter().collect(),
         }
     }
