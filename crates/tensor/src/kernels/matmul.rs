@@ -1,11 +1,18 @@
 //! Matrix multiplication through the gemm project's kernels (`gemm-f32`, `gemm-f64`).
 //!
 //! They take a row and a column stride for each operand, so transposed and broadcast views
-//! are passed as they are. One layout is copied first: a left operand (in the kernel's
-//! column-major orientation) whose rows run along the depth, which gemm would pack with
-//! strided reads. That is the `G · Wᵀ` of a linear layer's backward; a plain `A · B` of
-//! row-major matrices, transposed or not, never is. The kernels split the work over threads by
-//! blocks of the output only (the depth loop stays sequential), so the result is
+//! are passed as they are, with two exceptions where the kernel would be slow:
+//!
+//! - a left operand (in the kernel's column-major orientation) whose rows run along the depth,
+//!   which gemm packs with strided reads, is copied column-major first, or the product is
+//!   computed column-major into a scratch and transposed into place, whichever moves fewer
+//!   elements. That is the `G · Wᵀ` of a linear layer's backward;
+//! - a product with fewer than 16 columns and a column-major left operand (a linear layer's
+//!   weight gradient `Xᵀ · G` for a narrow layer) goes through the scratch too, so that the
+//!   kernel's 16-lane registers run along its long side.
+//!
+//! A plain `A · B` of row-major matrices is never copied. The kernels split the work over
+//! threads by blocks of the output only (the depth loop stays sequential), so the result is
 //! bit-identical whatever the number of threads.
 #![allow(unsafe_code)]
 
@@ -115,7 +122,7 @@ fn threads_pay_off(m: usize, k: usize, n: usize) -> bool {
 /// only written (it may be uninitialised).
 ///
 /// A product big enough for threads is cut in two halves of its output (along its longer
-/// side), computed side by side, each by gemm with half the pool: on 2 cores gemm's own split
+/// side, or by rows when it goes through a scratch), computed side by side, each by gemm with half the pool: on 2 cores gemm's own split
 /// keeps both busy only about 70% of the time (W4's products ran 1.35 to 1.5 times faster on
 /// two threads than on one). The cut depends on the shape and the operands' layouts alone,
 /// and gemm's results do not depend on its thread count, so the bits are the same on any
@@ -258,7 +265,8 @@ unsafe fn block<T: Element>(
     };
     // gemm packs a left operand whose rows run along the depth by gathering every packed
     // column with strided reads: W4's dX = G·Wᵀ took 3.85 ms instead of the 2.48 of its other
-    // products. With a blocked transposition into a column-major scratch first, it takes 2.8.
+    // products, and 2.8 ms with a blocked transposition into a column-major scratch first (it
+    // now goes through `block_through_scratch`, which moves fewer elements for its shape).
     let mut scratch = None;
     let a = if a.1 == 1 && a.2 != 1 && transposing_pays(m, k, n) {
         // SAFETY: the caller guarantees every element of `a` is readable.
@@ -485,7 +493,6 @@ unsafe fn transpose<T: Copy>(
 ///
 /// # Safety
 /// Those elements of `src` must be readable and those slots of `dst` writable.
-#[cfg_attr(target_arch = "x86_64", allow(dead_code))]
 unsafe fn copy_elements<T: Copy>(
     src: *const T,
     rs: isize,
