@@ -229,7 +229,16 @@ fn batched_matmul_broadcasts_batch_dims() {
 #[test]
 fn linear_equals_matmul_plus_bias() {
     let mut rng = StdRng::seed_from_u64(9);
-    for &(rows, k, n) in &[(1, 1, 1), (7, 5, 3), (64, 300, 17), (3, 4, 1)] {
+    // Tiny products, one thread, and halves cut by columns (the bias split with them) and by
+    // rows.
+    for &(rows, k, n) in &[
+        (1, 1, 1),
+        (7, 5, 3),
+        (64, 300, 17),
+        (3, 4, 1),
+        (40, 300, 200),
+        (300, 100, 50),
+    ] {
         let x = random::<f64>(&[rows, k], &mut rng);
         let w = random::<f64>(&[k, n], &mut rng);
         let b = random::<f64>(&[n], &mut rng);

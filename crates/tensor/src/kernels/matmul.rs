@@ -50,7 +50,7 @@ fn assert_inside<T>(s: &Strided<'_, T>) {
 /// layer is 64).
 const TINY: usize = 512;
 
-/// `dst = a · b` (or `dst + a · b` when accumulating) for tiny products: each element is the
+/// `dst = a · b` (or `bias + a · b`) for tiny products: each element is the
 /// dot product of a row and a column, summed in order of the inner index. Four rows are
 /// summed side by side, so that the four sums' additions overlap instead of each waiting for
 /// the previous one (the founding example's layer, `[16, 4] · [4, 1]`, and its weight
@@ -63,22 +63,19 @@ unsafe fn tiny<T: Element>(
     (m, k, n): (usize, usize, usize),
     a: Operand<T>,
     b: Operand<T>,
-    accumulate: bool,
+    bias: Option<&[T]>,
 ) {
     // SAFETY (of every read below): the caller guarantees every element of both operands is
     // readable, and rows i..i + ROWS are inside `a`.
     let at = |i: usize, p: usize| unsafe { *a.0.offset(i as isize * a.2 + p as isize * a.1) };
     let bt = |p: usize, j: usize| unsafe { *b.0.offset(p as isize * b.2 + j as isize * b.1) };
     let store = |i: usize, j: usize, total: T| {
+        let value = match bias {
+            Some(bias) => bias[j] + total,
+            None => total,
+        };
         // SAFETY: the caller guarantees m · n writable elements from `dst`.
-        unsafe {
-            let out = dst.add(i * n + j);
-            if accumulate {
-                *out += total;
-            } else {
-                out.write(total);
-            }
-        }
+        unsafe { dst.add(i * n + j).write(value) };
     };
     const ROWS: usize = 4;
     for j in 0..n {
@@ -118,19 +115,18 @@ fn threads_pay_off(m: usize, k: usize, n: usize) -> bool {
 }
 
 /// `dst = a · b` for an `m × k` and a `k × n` operand, into `m · n` elements written row-major
-/// from `dst`. With `accumulate`, the product is added to what `dst` holds; otherwise `dst` is
-/// only written (it may be uninitialised).
+/// from `dst`, which may be uninitialised. With a `bias` of `n` elements, `dst = bias + a · b`,
+/// the bias added to every row.
 ///
 /// A product big enough for threads is cut in two halves of its output (along its longer
-/// side, or by rows when it goes through a scratch), computed side by side, each by gemm with half the pool: on 2 cores gemm's own split
-/// keeps both busy only about 70% of the time (W4's products ran 1.35 to 1.5 times faster on
+/// side, or by rows when it goes through a scratch), computed side by side, each by gemm with
+/// half the pool: on 2 cores gemm's own split keeps both busy only about 70% of the time (W4's products ran 1.35 to 1.5 times faster on
 /// two threads than on one). The cut depends on the shape and the operands' layouts alone,
 /// and gemm's results do not depend on its thread count, so the bits are the same on any
 /// number of threads.
 ///
 /// # Safety
-/// `dst` must be valid for writing `m · n` elements (and initialised when accumulating) and
-/// not be accessed elsewhere meanwhile; `a` and `b` must point to matrices whose every element
+/// `dst` must be valid for writing `m · n` elements and not be accessed elsewhere meanwhile; `a` and `b` must point to matrices whose every element
 /// (`start + col * cs + row * rs`) is readable, with non-negative strides, not overlapping
 /// `dst`; `k > 0`.
 unsafe fn gemm<T: Element>(
@@ -138,47 +134,53 @@ unsafe fn gemm<T: Element>(
     (m, k, n): (usize, usize, usize),
     a: Operand<T>,
     b: Operand<T>,
-    accumulate: bool,
+    bias: Option<&[T]>,
 ) {
+    debug_assert!(bias.is_none_or(|bias| bias.len() == n));
     if m * k * n <= TINY {
         // SAFETY: the same contract.
-        return unsafe { tiny(dst, (m, k, n), a, b, accumulate) };
+        return unsafe { tiny(dst, (m, k, n), a, b, bias) };
     }
     if !threads_pay_off(m, k, n) {
         // SAFETY: the same contract, with the destination's rows n apart.
-        return unsafe { block(dst, n, (m, k, n), a, b, accumulate, 1) };
+        return unsafe { block(dst, n, (m, k, n), a, b, bias, 1) };
     }
     let pool = (rayon::current_num_threads() / 2).max(1);
     // Halves of whole multiples of 16 rows or columns, the kernels' register tiles. A product
     // computed through a column-major scratch is cut by rows, so that each half copies only
     // its own rows of `a` (W4's dX: 2.64 to 2.70 ms, against 2.66 to 2.78 cut by columns).
-    let (first, second) = if m >= n || through_scratch(m, k, n, a, b, accumulate) {
+    let (first, second) = if m >= n || through_scratch(m, k, n, a, b, bias.is_some()) {
         let top = (m / 2).next_multiple_of(16).min(m);
         (
-            Half::new(dst, (top, k, n), a, b),
+            Half::new(dst, (top, k, n), a, b, bias),
             // SAFETY (of the offsets): row `top` of the destination and of `a` are inside them.
             Half::new(
                 unsafe { dst.add(top * n) },
                 (m - top, k, n),
                 unsafe { at_row(a, top) },
                 b,
+                bias,
             ),
         )
     } else {
         let left = (n / 2).next_multiple_of(16).min(n);
         (
-            Half::new(dst, (m, k, left), a, b),
+            Half::new(dst, (m, k, left), a, b, bias.map(|bias| &bias[..left])),
             // SAFETY (of the offsets): column `left` of the destination and of `b` are inside.
-            Half::new(unsafe { dst.add(left) }, (m, k, n - left), a, unsafe {
-                at_column(b, left)
-            }),
+            Half::new(
+                unsafe { dst.add(left) },
+                (m, k, n - left),
+                a,
+                unsafe { at_column(b, left) },
+                bias.map(|bias| &bias[left..]),
+            ),
         )
     };
     // SAFETY: the halves write disjoint blocks of the caller's destination (rows n apart) and
     // read parts of the caller's operands, all covered by the caller's contract.
     rayon::join(
-        || unsafe { first.run(n, accumulate, pool) },
-        || unsafe { second.run(n, accumulate, pool) },
+        || unsafe { first.run(n, pool) },
+        || unsafe { second.run(n, pool) },
     );
 }
 
@@ -199,27 +201,40 @@ unsafe fn at_column<T>((p, cs, rs): Operand<T>, column: usize) -> Operand<T> {
 }
 
 /// One half of a product, handed to another thread.
-struct Half<T> {
+struct Half<'a, T> {
     dst: *mut T,
     dims: (usize, usize, usize),
     a: Operand<T>,
     b: Operand<T>,
+    bias: Option<&'a [T]>,
 }
 
 // SAFETY: a half is the exclusive right to write one block of a destination and to read its
 // operands, which the caller of `gemm` keeps alive and unchanged until both halves are done;
 // the elements are Send + Sync.
-unsafe impl<T: Send + Sync> Send for Half<T> {}
-unsafe impl<T: Send + Sync> Sync for Half<T> {}
+unsafe impl<T: Send + Sync> Send for Half<'_, T> {}
+unsafe impl<T: Send + Sync> Sync for Half<'_, T> {}
 
-impl<T: Element> Half<T> {
-    fn new(dst: *mut T, dims: (usize, usize, usize), a: Operand<T>, b: Operand<T>) -> Self {
-        Half { dst, dims, a, b }
+impl<'a, T: Element> Half<'a, T> {
+    fn new(
+        dst: *mut T,
+        dims: (usize, usize, usize),
+        a: Operand<T>,
+        b: Operand<T>,
+        bias: Option<&'a [T]>,
+    ) -> Self {
+        Half {
+            dst,
+            dims,
+            a,
+            b,
+            bias,
+        }
     }
 
     /// # Safety
     /// As [`block`], for this half.
-    unsafe fn run(&self, dst_row_stride: usize, accumulate: bool, threads: usize) {
+    unsafe fn run(&self, dst_row_stride: usize, threads: usize) {
         unsafe {
             block(
                 self.dst,
@@ -227,15 +242,15 @@ impl<T: Element> Half<T> {
                 self.dims,
                 self.a,
                 self.b,
-                accumulate,
+                self.bias,
                 threads,
             );
         }
     }
 }
 
-/// `dst = a · b` (or `dst + a · b`) by one call of gemm on `threads` threads, the destination's
-/// rows `dst_row_stride` elements apart.
+/// `dst = a · b` (or `bias + a · b`) by one call of gemm on `threads` threads, the
+/// destination's rows `dst_row_stride` elements apart.
 ///
 /// # Safety
 /// As [`gemm`], with the destination's rows `dst_row_stride >= n` apart.
@@ -245,9 +260,27 @@ unsafe fn block<T: Element>(
     (m, k, n): (usize, usize, usize),
     a: Operand<T>,
     b: Operand<T>,
-    accumulate: bool,
+    bias: Option<&[T]>,
     threads: usize,
 ) {
+    let accumulate = bias.is_some();
+    if let Some(bias) = bias {
+        assert_eq!(
+            bias.len(),
+            n,
+            "internal: one bias value per column of the block"
+        );
+        // The bias fills this block's rows and the kernel adds the product to it, so the add
+        // costs no pass of its own; filled here, by the thread computing the block, the rows
+        // are in its cache when the kernel reads them.
+        for row in 0..m {
+            // SAFETY: row `row` of the block is n writable elements from `row ·
+            // dst_row_stride` (the caller's contract), and `bias` holds n elements.
+            unsafe {
+                std::ptr::copy_nonoverlapping(bias.as_ptr(), dst.add(row * dst_row_stride), n);
+            }
+        }
+    }
     if through_scratch(m, k, n, a, b, accumulate) {
         // SAFETY: the same contract.
         let done = unsafe { block_through_scratch(dst, dst_row_stride, (m, k, n), a, b, threads) };
@@ -283,9 +316,9 @@ unsafe fn block<T: Element>(
         a
     };
     // SAFETY: the caller guarantees `dst` holds the m × n block (dst_cs, dst_rs) address and
-    // the operands' reads. Without `accumulate`, `read_dst` is false and alpha 0: the kernel
-    // writes every element of `dst` (the first depth block stores its product without
-    // reading), so an uninitialised destination is fine; with it, dst = dst + a · b.
+    // the operands' reads. Without a bias, `read_dst` is false and alpha 0: the kernel writes
+    // every element of `dst` (the first depth block stores its product without reading), so
+    // an uninitialised destination is fine; with one, it was filled above and dst = dst + a · b.
     unsafe {
         T::gemm_fn()(
             m,
@@ -613,7 +646,7 @@ pub(crate) fn matmul<T: Element>(
                 (m, k, n),
                 operand(&lhs, lhs.layout.offset()),
                 operand(&rhs, rhs.layout.offset()),
-                false,
+                None,
             );
             out.set_len(len);
         }
@@ -644,7 +677,7 @@ pub(crate) fn matmul<T: Element>(
                         (m, k, n),
                         operand(&lhs, lo + i * ls),
                         operand(&rhs, ro + i * rs),
-                        false,
+                        None,
                     );
                 }
                 written += 1;
@@ -663,8 +696,8 @@ pub(crate) fn matmul<T: Element>(
 }
 
 /// `x · w + bias` for `x: [rows, k]`, `w: [k, n]` and a bias of `n` elements added to every
-/// row: the bias fills the output and the kernel accumulates the product onto it, so the add
-/// costs no pass of its own.
+/// row: the bias fills the output, each part by the thread that computes it, and the kernel
+/// accumulates the product onto it, so the add costs no pass of its own.
 pub(crate) fn linear<T: Element>(
     op: &'static str,
     x: Strided<'_, T>,
@@ -674,28 +707,26 @@ pub(crate) fn linear<T: Element>(
     let (rows, k, n) = (x.shape()[0], x.shape()[1], w.shape()[1]);
     let len = rows * n;
     let mut out = buffer(op, len)?;
-    match bias {
-        // One output column (a single neuron): the bias is one value repeated.
-        Some(&[b]) => out.resize(len, b),
-        Some(b) => (0..rows).for_each(|_| out.extend_from_slice(b)),
-        None if k == 0 => out.resize(len, T::zero()),
-        None => {}
-    }
     if len == 0 || k == 0 {
+        // The empty sum: the bias alone, or zeros.
+        match bias {
+            Some(b) => (0..rows).for_each(|_| out.extend_from_slice(b)),
+            None => out.resize(len, T::zero()),
+        }
         return Ok(out);
     }
     assert_inside(&x);
     assert_inside(&w);
-    // SAFETY: the buffer has capacity for `len` elements and is not shared; with a bias its
-    // `len` elements are initialised and the kernel adds to them, without one it writes all
-    // of them. The operands lie inside their storage (asserted above).
+    // SAFETY: the buffer has capacity for `len` elements and is not shared; the kernel writes
+    // all of them (the bias first, when there is one). The operands lie inside their storage
+    // (asserted above).
     unsafe {
         gemm(
             out.as_mut_ptr(),
             (rows, k, n),
             operand(&x, 0),
             operand(&w, 0),
-            bias.is_some(),
+            bias,
         );
         out.set_len(len);
     }
