@@ -80,8 +80,9 @@ fn matmul_matches_naive_on_degenerate_and_large_shapes() {
 #[test]
 fn products_cut_in_halves_match_naive() {
     // Products of at least 2^20 multiply-adds with a side of at least 64 are computed as two
-    // halves of their output, by rows when m >= n, by columns otherwise, cut at a multiple of
-    // 16: odd sizes, both cuts, skinny products, transposed operands and batches.
+    // halves of their output, by rows when m >= n or the depth is under 32, by columns
+    // otherwise, cut at a multiple of 16: odd sizes, both cuts, skinny and shallow products,
+    // transposed operands and batches.
     let mut rng = StdRng::seed_from_u64(13);
     for &(m, k, n) in &[
         (171, 67, 97),
@@ -90,6 +91,7 @@ fn products_cut_in_halves_match_naive() {
         (1030, 103, 10),
         (7, 300, 503),
         (700, 3, 700),
+        (100, 5, 3001),
     ] {
         check_2d::<f64>(m, k, n, &mut rng);
         check_2d::<f32>(m, k, n, &mut rng);

@@ -104,14 +104,23 @@ unsafe fn tiny<T: Element>(
 }
 
 /// Whether splitting an `m × k · k × n` product in halves over threads pays: from 2^20
-/// multiply-adds, with a longer side of at least 64 to cut and a depth of at least 32.
-/// Products with few columns gain too (W4's `[256, 1024] · [1024, 10]` took 44 to 48 µs
-/// instead of 80 to 85), because each half runs on one thread; gemm's own split had made them
-/// slower (2.7 times as long as one thread on that product). A shallow product is bound by
-/// writing its output: W4's `[256, 10] · [10, 1024]` took 62 to 75 µs on one thread and 90 to
-/// 115 in halves.
+/// multiply-adds, with a side of at least 64 to cut (the rows of a shallow product, which
+/// [`gemm`] cuts by rows; the longer side of others). Products with few columns gain too
+/// (W4's `[256, 1024] · [1024, 10]` took 44 to 48 µs instead of 80 to 85), because each half
+/// runs on one thread; gemm's own split had made them slower (2.7 times as long as one thread
+/// on that product).
 fn threads_pay_off(m: usize, k: usize, n: usize) -> bool {
-    k >= 32 && m.max(n) >= 64 && m.saturating_mul(k).saturating_mul(n) >= 1 << 20
+    let side = if shallow(k) { m } else { m.max(n) };
+    side >= 64 && m.saturating_mul(k).saturating_mul(n) >= 1 << 20
+}
+
+/// Whether a product of depth `k` is bound by writing its output rather than by arithmetic.
+/// Such products are cut by rows, so that each half writes whole rows: W4's `[256, 10] ·
+/// [10, 1024]` took 62 to 76 µs on one thread, 90 to 115 in halves of columns and 42 to 60
+/// in halves of rows; `[1024, 20] · [20, 1024]` 426 to 430 µs on one thread, 214 to 274 in
+/// halves of rows.
+fn shallow(k: usize) -> bool {
+    k < 32
 }
 
 /// `dst = a · b` for an `m × k` and a `k × n` operand, into `m · n` elements written row-major
@@ -119,7 +128,7 @@ fn threads_pay_off(m: usize, k: usize, n: usize) -> bool {
 /// the bias added to every row.
 ///
 /// A product big enough for threads is cut in two halves of its output (along its longer
-/// side, or by rows when it goes through a scratch), computed side by side, each by gemm with
+/// side, or by rows when it is shallow or goes through a scratch), computed side by side, each by gemm with
 /// half the pool: on 2 cores gemm's own split keeps both busy only about 70% of the time (W4's products ran 1.35 to 1.5 times faster on
 /// two threads than on one). The cut depends on the shape and the operands' layouts alone,
 /// and gemm's results do not depend on its thread count, so the bits are the same on any
@@ -146,10 +155,12 @@ unsafe fn gemm<T: Element>(
         return unsafe { block(dst, n, (m, k, n), a, b, bias, 1) };
     }
     let pool = (rayon::current_num_threads() / 2).max(1);
-    // Halves of whole multiples of 16 rows or columns, the kernels' register tiles. A product
-    // computed through a column-major scratch is cut by rows, so that each half copies only
-    // its own rows of `a` (W4's dX: 2.64 to 2.70 ms, against 2.66 to 2.78 cut by columns).
-    let (first, second) = if m >= n || through_scratch(m, k, n, a, b, bias.is_some()) {
+    // Halves of whole multiples of 16 rows or columns, the kernels' register tiles. Shallow
+    // products are cut by rows (see `shallow`), and so is a product computed through a
+    // column-major scratch, so that each half copies only its own rows of `a` (W4's dX: 2.64
+    // to 2.70 ms, against 2.66 to 2.78 cut by columns).
+    let (first, second) = if m >= n || shallow(k) || through_scratch(m, k, n, a, b, bias.is_some())
+    {
         let top = (m / 2).next_multiple_of(16).min(m);
         (
             Half::new(dst, (top, k, n), a, b, bias),
