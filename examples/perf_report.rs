@@ -1,5 +1,6 @@
 //! The performance issue's workloads in one command, each as a ratio against a baseline
-//! measured in the same process:
+//! measured in the same process, in interleaved rounds (a batch of ours, then a batch of the
+//! baseline, nine times), so that load from elsewhere on a shared machine falls on both:
 //!
 //! - W1: our `matmul` against the gemm kernel called directly on the same buffers;
 //! - W2–W4: a whole training step (forward, MSE, backward, SGD) against the time the gemm
@@ -20,7 +21,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::{KernelBaseline, MlpStep, median_time};
+use common::{KernelBaseline, MlpStep, paired};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use surefire::tensor::Tensor;
@@ -120,30 +121,39 @@ fn main() {
     surefire::tensor::init_thread_pool(0).expect("the first use of the thread pool");
     let threads = rayon::current_num_threads();
     println!(
-        "surefire performance report: f32, {threads} threads (the main thread among them), medians of 9 rounds\n"
+        "surefire performance report: f32, {threads} threads (the main thread among them).\n\
+         Each figure is the median of 9 rounds; every round times ours and then the gemm\n\
+         baseline, and the ratio is taken round by round.\n"
     );
-    let round = Duration::from_millis(200);
+    let round = Duration::from_millis(400);
     memory_report();
 
-    println!("W1 matmul C = A·B, square n     ours        gemm kernel   ours/kernel   GFLOP/s");
+    println!(
+        "W1 matmul C = A·B, square n     ours     (fastest)    gemm kernel   ours/kernel   GFLOP/s"
+    );
     let mut rng = StdRng::seed_from_u64(1);
     for n in [64usize, 256, 1024] {
         let a = Tensor::<f32>::rand_uniform(&[n, n], -1.0, 1.0, &mut rng);
         let b = Tensor::<f32>::rand_uniform(&[n, n], -1.0, 1.0, &mut rng);
-        let ours = median_time(|| drop(std::hint::black_box(a.matmul(&b))), round, 9);
         let mut kernel = KernelBaseline::new(vec![(n, n, n, false, false)]);
-        let base = median_time(|| kernel.run(), round, 9);
-        let gflops = 2.0 * (n * n * n) as f64 / ours.as_secs_f64() / 1e9;
+        let t = paired(
+            || drop(std::hint::black_box(a.matmul(&b))),
+            || kernel.run(),
+            round,
+            9,
+        );
+        let gflops = 2.0 * (n * n * n) as f64 / t.ours.as_secs_f64() / 1e9;
         println!(
-            "  n = {n:<26} {:>9.1} µs  {:>9.1} µs  {:>11.3}  {gflops:>8.1}",
-            micros(ours),
-            micros(base),
-            ours.as_secs_f64() / base.as_secs_f64()
+            "  n = {n:<20} {:>9.1} µs ({:>9.1})  {:>9.1} µs  {:>11.3}  {gflops:>8.1}",
+            micros(t.ours),
+            micros(t.fastest),
+            micros(t.baseline),
+            t.ratio
         );
     }
 
     println!(
-        "\nTraining steps                    step        matmuls alone  efficiency   GFLOP/s  target"
+        "\nTraining steps                    step     (fastest)   matmuls alone  efficiency  GFLOP/s  target"
     );
     let cases: [Case; 3] = [
         ("W2 784-256-256-10, batch 128", common::w2, "<= 1.1 ms"),
@@ -152,21 +162,23 @@ fn main() {
     ];
     for (name, make, target) in cases {
         let mut work = make();
-        let step = median_time(
+        let mut kernel = KernelBaseline::new(work.matmuls());
+        let flops = work.matmul_flops();
+        let t = paired(
             || {
                 work.step();
             },
+            || kernel.run(),
             round,
             9,
         );
-        let mut kernel = KernelBaseline::new(work.matmuls());
-        let base = median_time(|| kernel.run(), round, 9);
-        let gflops = work.matmul_flops() / step.as_secs_f64() / 1e9;
+        let gflops = flops / t.ours.as_secs_f64() / 1e9;
         println!(
-            "  {name:<32} {:>9.1} µs  {:>10.1} µs  {:>10.3}  {gflops:>8.1}  {target}",
-            micros(step),
-            micros(base),
-            base.as_secs_f64() / step.as_secs_f64()
+            "  {name:<32} {:>9.1} µs ({:>9.1})  {:>9.1} µs  {:>10.3}  {gflops:>7.1}  {target}",
+            micros(t.ours),
+            micros(t.fastest),
+            micros(t.baseline),
+            1.0 / t.ratio
         );
     }
     println!(

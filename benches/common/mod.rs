@@ -180,26 +180,74 @@ impl KernelBaseline {
     }
 }
 
-/// The median time of `f` over `rounds` rounds of enough calls to last about `per_round`.
-pub fn median_time(mut f: impl FnMut(), per_round: Duration, rounds: usize) -> Duration {
-    // Warm up, and find how many calls fill a round.
-    let start = Instant::now();
-    let mut calls = 0u32;
-    while start.elapsed() < per_round / 2 || calls < 3 {
-        f();
-        calls += 1;
-    }
-    let per_call = start.elapsed() / calls;
-    let batch = ((per_round.as_secs_f64() / per_call.as_secs_f64().max(1e-9)) as u32).max(1);
-    let mut times: Vec<Duration> = (0..rounds)
-        .map(|_| {
-            let t = Instant::now();
-            for _ in 0..batch {
-                f();
-            }
-            t.elapsed() / batch
-        })
+/// Per-call times of a measured function and of its baseline, from [`paired`].
+pub struct Paired {
+    /// The measured function's median over the rounds.
+    pub ours: Duration,
+    /// Its fastest round.
+    pub fastest: Duration,
+    /// The baseline's median over the rounds.
+    pub baseline: Duration,
+    /// The median over the rounds of each round's `ours / baseline`.
+    pub ratio: f64,
+}
+
+/// Times `ours` and `baseline` over `rounds` rounds, each round running a batch of `ours` and
+/// then a batch of `baseline` that last about `per_round` together. Interleaved so, a burst
+/// of load from elsewhere on a shared machine falls on both, and the ratio is taken round by
+/// round.
+pub fn paired(
+    mut ours: impl FnMut(),
+    mut baseline: impl FnMut(),
+    per_round: Duration,
+    rounds: usize,
+) -> Paired {
+    let mut ours_batch = Batch::new(&mut ours, per_round / 2);
+    let mut base_batch = Batch::new(&mut baseline, per_round / 2);
+    let mut times: Vec<(Duration, Duration)> = (0..rounds)
+        .map(|_| (ours_batch.time(&mut ours), base_batch.time(&mut baseline)))
         .collect();
-    times.sort();
-    times[rounds / 2]
+    let mut ratios: Vec<f64> = times
+        .iter()
+        .map(|(o, b)| o.as_secs_f64() / b.as_secs_f64())
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    times.sort_by_key(|t| t.0);
+    let (ours, fastest) = (times[rounds / 2].0, times[0].0);
+    times.sort_by_key(|t| t.1);
+    Paired {
+        ours,
+        fastest,
+        baseline: times[rounds / 2].1,
+        ratio: ratios[rounds / 2],
+    }
+}
+
+/// How many calls of a function fill a round.
+struct Batch {
+    calls: u32,
+}
+
+impl Batch {
+    /// Warms `f` up and sizes its batches to last about `target`.
+    fn new(f: &mut impl FnMut(), target: Duration) -> Self {
+        let start = Instant::now();
+        let mut calls = 0u32;
+        while start.elapsed() < target || calls < 3 {
+            f();
+            calls += 1;
+        }
+        let per_call = start.elapsed() / calls;
+        let calls = ((target.as_secs_f64() / per_call.as_secs_f64().max(1e-9)) as u32).max(1);
+        Batch { calls }
+    }
+
+    /// The time per call of one batch of `f`.
+    fn time(&mut self, f: &mut impl FnMut()) -> Duration {
+        let t = Instant::now();
+        for _ in 0..self.calls {
+            f();
+        }
+        t.elapsed() / self.calls
+    }
 }

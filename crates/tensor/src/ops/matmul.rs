@@ -11,8 +11,9 @@ impl<T: Element> Tensor<T> {
     /// The matrix product, following NumPy's `matmul`: `[.., m, k] · [.., k, n] -> [.., m, n]`
     /// with the batch dimensions broadcast; a 1-D left operand is a row vector and a 1-D right
     /// operand a column vector, their added dimension removed from the result. Transposed
-    /// operands are read through their strides, never copied. Derivatives: `g · rhsᵀ` for the
-    /// left operand and `lhsᵀ · g` for the right.
+    /// operands are read through their strides; the kernel copies only a layout it would read
+    /// slowly (a `g · Wᵀ` with few rows goes through a column-major copy of `g`). Derivatives:
+    /// `g · rhsᵀ` for the left operand and `lhsᵀ · g` for the right.
     ///
     /// ```
     /// use tensor::Tensor;
