@@ -328,19 +328,6 @@ impl<T: Element> Tensor<T> {
     }
 }
 
-/// The inputs of `op`, moved out of it.
-fn inputs_of<T: Element>(op: Op<T>) -> SmallVec<[Tensor<T>; 3]> {
-    #[cfg(debug_assertions)]
-    let ids: SmallVec<[TensorId; 3]> = op.inputs().iter().map(|t| t.id()).collect();
-    let inputs = op.into_inputs();
-    #[cfg(debug_assertions)]
-    assert!(
-        inputs.iter().map(Tensor::id).eq(ids),
-        "internal: Op::into_inputs lists other tensors than Op::inputs"
-    );
-    inputs
-}
-
 /// Dropping the last handle on a long chain of results would drop each recorded input inside
 /// the drop of its consumer, one stack frame per link: a 100,000-op chain overflows the stack.
 /// Instead each recorded operation is detached here and its inputs are released from an
@@ -352,13 +339,13 @@ impl<T: Element> Drop for Inner<T> {
         };
         // Inline room for the usual graph: a drop allocates nothing until a graph branches
         // out wider than this.
-        let mut pending: SmallVec<[Tensor<T>; 8]> = inputs_of(op).into_iter().collect();
+        let mut pending: SmallVec<[Tensor<T>; 8]> = op.into_inputs().into_iter().collect();
         while let Some(mut tensor) = pending.pop() {
             // Only a sole owner may take the operation apart; shared inputs stay alive.
             if let Some(inner) = Arc::get_mut(&mut tensor.inner)
                 && let Some(op) = inner.op.take()
             {
-                pending.extend(inputs_of(op));
+                pending.extend(op.into_inputs());
             }
         }
     }

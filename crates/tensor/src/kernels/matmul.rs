@@ -556,11 +556,12 @@ unsafe fn copy_elements<T: Copy>(
     }
 }
 
-/// One tile of [`transpose`].
+/// One tile of [`transpose`]: on x86-64, 4-byte elements go through 4 × 4 blocks transposed
+/// in SSE registers ([`copy_tile_sse`]); other elements, other targets and the tile's ragged
+/// edges are copied element by element.
 ///
 /// # Safety
 /// As [`copy_elements`].
-#[cfg(not(target_arch = "x86_64"))]
 unsafe fn copy_tile<T: Copy>(
     src: *const T,
     rs: isize,
@@ -569,31 +570,31 @@ unsafe fn copy_tile<T: Copy>(
     cols: std::ops::Range<usize>,
     dst: *mut T,
 ) {
+    #[cfg(target_arch = "x86_64")]
+    if size_of::<T>() == 4 {
+        // SAFETY: the caller's contract; a 4-byte `T` is moved as the bits of an f32.
+        return unsafe { copy_tile_sse(src.cast(), rs, ld, rows, cols, dst.cast()) };
+    }
     // SAFETY: the caller's contract.
     unsafe { copy_elements(src, rs, ld, rows, cols, dst) }
 }
 
-/// One tile of [`transpose`]: 4-byte elements go through 4 × 4 blocks transposed in
-/// SSE registers (part of every x86-64 processor), the rest and the tile's ragged edges
-/// element by element. The registers only move bits, so any 4-byte `T` is copied exactly.
+/// [`copy_tile`] for 4-byte elements, in 4 × 4 blocks transposed in SSE registers (part of
+/// every x86-64 processor). The registers only move bits, so any 4-byte element is copied
+/// exactly.
 ///
 /// # Safety
 /// As [`copy_elements`].
 #[cfg(target_arch = "x86_64")]
-unsafe fn copy_tile<T: Copy>(
-    src: *const T,
+unsafe fn copy_tile_sse(
+    src: *const f32,
     rs: isize,
     ld: usize,
     rows: std::ops::Range<usize>,
     cols: std::ops::Range<usize>,
-    dst: *mut T,
+    dst: *mut f32,
 ) {
     use std::arch::x86_64::{_MM_TRANSPOSE4_PS, _mm_loadu_ps, _mm_storeu_ps};
-    if size_of::<T>() != 4 {
-        // SAFETY: the caller's contract.
-        return unsafe { copy_elements(src, rs, ld, rows, cols, dst) };
-    }
-    let (src, dst) = (src.cast::<f32>(), dst.cast::<f32>());
     let block_rows = rows.start..rows.start + rows.len() / 4 * 4;
     let block_cols = cols.start..cols.start + cols.len() / 4 * 4;
     for i in block_rows.clone().step_by(4) {

@@ -123,70 +123,12 @@ pub(crate) enum Extreme {
     Min,
 }
 
-impl<T: Element> Op<T> {
-    /// The tensors this operation's gradient flows to. This is the only place an operation's
-    /// inputs are listed: the topological sort, the graph printer and the iterative drop all
-    /// go through it.
-    pub(crate) fn inputs(&self) -> SmallVec<[&Tensor<T>; 3]> {
-        match self {
-            Op::Neg(arg)
-            | Op::Exp(arg)
-            | Op::Ln(arg)
-            | Op::Sqrt(arg)
-            | Op::Abs(arg)
-            | Op::Sigmoid(arg)
-            | Op::Tanh(arg)
-            | Op::Relu(arg)
-            | Op::Powf(arg, _)
-            | Op::Clamp { arg, .. }
-            | Op::AddScalar(arg, _)
-            | Op::MulScalar(arg, _)
-            | Op::DivScalar(arg, _)
-            | Op::Sum { arg, .. }
-            | Op::Extreme { arg, .. }
-            | Op::LogSoftmax { arg, .. }
-            | Op::Reshape(arg)
-            | Op::Permute { arg, .. }
-            | Op::BroadcastTo(arg)
-            | Op::Narrow { arg, .. }
-            | Op::IndexSelect { arg, .. } => smallvec![arg],
-            Op::Add(lhs, rhs)
-            | Op::Sub(lhs, rhs)
-            | Op::Mul(lhs, rhs)
-            | Op::Div(lhs, rhs)
-            | Op::Pow(lhs, rhs)
-            | Op::Maximum(lhs, rhs)
-            | Op::Minimum(lhs, rhs)
-            | Op::Matmul(lhs, rhs)
-            | Op::Mse {
-                pred: lhs,
-                target: rhs,
-            }
-            | Op::Where {
-                on_true: lhs,
-                on_false: rhs,
-                ..
-            }
-            | Op::IndexAdd {
-                arg: lhs,
-                source: rhs,
-                ..
-            } => smallvec![lhs, rhs],
-            Op::Linear {
-                input,
-                weight,
-                bias: Some(bias),
-            } => smallvec![input, weight, bias],
-            Op::Linear { input, weight, .. } => smallvec![input, weight],
-            Op::Concat { args, .. } => args.iter().collect(),
-        }
-    }
-
-    /// The inputs of [`inputs`](Op::inputs), moved out of the operation (the rest of it is
-    /// dropped): the iterative drop takes a graph apart without a reference-count round trip
-    /// per input. Debug builds check, on every drop, that both list the same tensors.
-    pub(crate) fn into_inputs(self) -> SmallVec<[Tensor<T>; 3]> {
-        match self {
+/// The inputs of an operation, from a reference to it (as references) or from the operation
+/// itself (moved out): one list for [`Op::inputs`] and [`Op::into_inputs`], binding by
+/// reference or by value as the matched expression is one or the other.
+macro_rules! inputs_of {
+    ($op:expr) => {
+        match $op {
             Op::Neg(arg)
             | Op::Exp(arg)
             | Op::Ln(arg)
@@ -238,6 +180,22 @@ impl<T: Element> Op<T> {
             Op::Linear { input, weight, .. } => smallvec![input, weight],
             Op::Concat { args, .. } => args.into_iter().collect(),
         }
+    };
+}
+
+impl<T: Element> Op<T> {
+    /// The tensors this operation's gradient flows to. This is the only place an operation's
+    /// inputs are listed ([`inputs_of`]): the topological sort, the graph printer and the
+    /// iterative drop all go through it.
+    pub(crate) fn inputs(&self) -> SmallVec<[&Tensor<T>; 3]> {
+        inputs_of!(self)
+    }
+
+    /// The inputs of [`inputs`](Op::inputs), moved out of the operation (the rest of it is
+    /// dropped): the iterative drop takes a graph apart without a reference-count round trip
+    /// per input.
+    pub(crate) fn into_inputs(self) -> SmallVec<[Tensor<T>; 3]> {
+        inputs_of!(self)
     }
 
     /// The operation's name, as in its public method (`"add"`, `"log_softmax"`, ...).
