@@ -482,15 +482,10 @@ fn transposing_pays(m: usize, k: usize, n: usize) -> bool {
 /// element, and reading columns instead of rows was slower still.
 const TILE: usize = 32;
 
-/// An empty buffer with capacity for `len` elements, from this thread's buffer cache when it
-/// has one; `None` when the memory cannot be had.
+/// An empty buffer with capacity for `len` elements (from this thread's buffer cache when it
+/// has one), or `None` when the memory cannot be had: the caller then does without.
 fn scratch<T: Element>(len: usize) -> Option<Vec<T>> {
-    if let Some(buffer) = super::pool::take::<T>(len) {
-        return Some(buffer);
-    }
-    let mut fresh = Vec::new();
-    fresh.try_reserve_exact(len).ok()?;
-    Some(fresh)
+    buffer("matmul", len).ok().map(Buf::into_vec)
 }
 
 /// The `m × k` matrix `a` (rows contiguous: column stride 1) copied into column-major order,
