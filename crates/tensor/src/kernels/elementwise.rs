@@ -7,9 +7,9 @@
 //! broadcasting produces special-cased. Every element is computed alone, so the result does
 //! not depend on the split.
 
-use rayon::prelude::*;
-
 use std::mem::MaybeUninit;
+
+use rayon::prelude::*;
 
 use super::{Buf, Strided, buffer, zeroed};
 use crate::element::Element;
