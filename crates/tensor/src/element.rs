@@ -142,6 +142,7 @@ pub(crate) type GemmFn<T> = unsafe fn(
 
 pub(crate) mod private {
     use std::cell::RefCell;
+    use std::mem::MaybeUninit;
 
     use super::GemmFn;
     use crate::kernels::pool::{Pool, PoolKey};
@@ -154,8 +155,9 @@ pub(crate) mod private {
         /// This thread's cache of freed buffers of this element type.
         fn buffer_pool() -> &'static PoolKey<Self>;
 
-        /// `out[i] = 1 / (1 + e^-src[i])`; the slices have one length.
-        fn sigmoid_slice(src: &[Self], out: &mut [Self]);
+        /// `out[i] = 1 / (1 + e^-src[i])`, writing every slot of `out`; the slices have one
+        /// length.
+        fn sigmoid_slice(src: &[Self], out: &mut [MaybeUninit<Self>]);
     }
 
     thread_local! {
@@ -172,7 +174,7 @@ pub(crate) mod private {
             &F32_POOL
         }
 
-        fn sigmoid_slice(src: &[Self], out: &mut [Self]) {
+        fn sigmoid_slice(src: &[Self], out: &mut [MaybeUninit<Self>]) {
             crate::kernels::math::sigmoid_f32(src, out);
         }
     }
@@ -186,10 +188,15 @@ pub(crate) mod private {
             &F64_POOL
         }
 
-        fn sigmoid_slice(src: &[Self], out: &mut [Self]) {
+        fn sigmoid_slice(src: &[Self], out: &mut [MaybeUninit<Self>]) {
+            assert_eq!(
+                src.len(),
+                out.len(),
+                "internal: sigmoid slices of one length"
+            );
             // The C library's exp: f64 results are the reference, to the last bit.
             for (o, &x) in out.iter_mut().zip(src) {
-                *o = 1.0 / (1.0 + (-x).exp());
+                o.write(1.0 / (1.0 + (-x).exp()));
             }
         }
     }

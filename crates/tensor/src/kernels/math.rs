@@ -7,6 +7,8 @@
 //! the CPU has at run time. `f64` keeps the C library's `exp`: its results are the reference
 //! the f32 path is tested against, correct to the last bit the platform gives.
 
+use std::mem::MaybeUninit;
+
 /// `ln(f32::MAX)` rounded up: from it on, `e^x` overflows to infinity.
 const EXP_HI: f32 = 88.722_84;
 /// `ln(f32::MIN_POSITIVE)`: below it `e^x` is subnormal, and flushed to 0.
@@ -54,11 +56,17 @@ pub(crate) fn exp_f32(x: f32) -> f32 {
     }
 }
 
-/// `out[i] = 1 / (1 + e^-src[i])`, vectorised for the widest SIMD the CPU has.
-pub(crate) fn sigmoid_f32(src: &[f32], out: &mut [f32]) {
+/// `out[i] = 1 / (1 + e^-src[i])`, vectorised for the widest SIMD the CPU has; the slices
+/// have one length, and every slot of `out` is written.
+pub(crate) fn sigmoid_f32(src: &[f32], out: &mut [MaybeUninit<f32>]) {
+    assert_eq!(
+        src.len(),
+        out.len(),
+        "internal: sigmoid slices of one length"
+    );
     pulp::Arch::new().dispatch(|| {
         for (o, &x) in out.iter_mut().zip(src) {
-            *o = 1.0 / (1.0 + exp_f32(-x));
+            o.write(1.0 / (1.0 + exp_f32(-x)));
         }
     });
 }
@@ -66,6 +74,17 @@ pub(crate) fn sigmoid_f32(src: &[f32], out: &mut [f32]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `sigmoid_f32` of `xs`, as a vector.
+    #[allow(unsafe_code)]
+    fn sigmoid_of(xs: &[f32]) -> Vec<f32> {
+        let mut out = vec![MaybeUninit::uninit(); xs.len()];
+        sigmoid_f32(xs, &mut out);
+        // SAFETY: sigmoid_f32 writes every slot.
+        out.into_iter()
+            .map(|o| unsafe { o.assume_init() })
+            .collect()
+    }
 
     /// Distance in units in the last place between `approx` and the exact `value`.
     fn ulps(approx: f32, exact: f64) -> f64 {
@@ -113,22 +132,15 @@ mod tests {
     #[test]
     fn sigmoid_matches_the_exact_value_and_saturates() {
         let xs: Vec<f32> = (-2000..=2000).map(|i| i as f32 / 16.0).collect();
-        let mut out = vec![0.0; xs.len()];
-        sigmoid_f32(&xs, &mut out);
+        let out = sigmoid_of(&xs);
         for (&x, &s) in xs.iter().zip(&out) {
             let exact = 1.0 / (1.0 + (-f64::from(x)).exp());
             if exact >= f64::from(f32::MIN_POSITIVE) {
                 assert!(ulps(s, exact) <= 3.0, "sigmoid({x}) = {s}, exact {exact}");
             }
         }
-        let mut edge = [0.0; 5];
-        sigmoid_f32(
-            &[0.0, 100.0, -100.0, f32::INFINITY, f32::NEG_INFINITY],
-            &mut edge,
-        );
+        let edge = sigmoid_of(&[0.0, 100.0, -100.0, f32::INFINITY, f32::NEG_INFINITY]);
         assert_eq!(edge, [0.5, 1.0, 0.0, 1.0, 0.0]);
-        let mut nan = [0.0];
-        sigmoid_f32(&[f32::NAN], &mut nan);
-        assert!(nan[0].is_nan());
+        assert!(sigmoid_of(&[f32::NAN])[0].is_nan());
     }
 }
