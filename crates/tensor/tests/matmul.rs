@@ -79,8 +79,8 @@ fn matmul_matches_naive_on_degenerate_and_large_shapes() {
 
 #[test]
 fn products_cut_in_halves_match_naive() {
-    // Products of at least 2^20 multiply-adds with a side of at least 64 are computed as two
-    // halves of their output, by rows when m >= n or the depth is under 32, by columns
+    // Products of at least 2^20 multiply-adds with a side of at least 64 (2^18 while the
+    // pool is busy) are computed as two halves of their output, by rows when m >= n or the depth is under 32, by columns
     // otherwise, cut at a multiple of 16: odd sizes, both cuts, skinny and shallow products,
     // transposed operands and batches.
     let mut rng = StdRng::seed_from_u64(13);

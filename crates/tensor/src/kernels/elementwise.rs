@@ -60,6 +60,7 @@ fn filled<T: Element>(
             .par_chunks_mut(PARALLEL_PIECE)
             .enumerate()
             .for_each(|(i, piece)| body(i * PARALLEL_PIECE, piece));
+        crate::threads::mark_busy();
     }
     // SAFETY: the pieces cover the first `len` slots and every body writes each slot of its
     // piece (the callers' bodies zip the piece with input slices at least as long). A

@@ -20,6 +20,7 @@ use super::{Buf, Strided, buffer};
 use crate::element::Element;
 use crate::error::Result;
 use crate::layout::for_each_run;
+use crate::threads;
 
 /// One matrix for the kernel: its first element, its column stride and its row stride.
 type Operand<T> = (*const T, isize, isize);
@@ -103,15 +104,27 @@ unsafe fn tiny<T: Element>(
     }
 }
 
-/// Whether splitting an `m × k · k × n` product in halves over threads pays: from 2^20
-/// multiply-adds, with a side of at least 64 to cut (the rows of a shallow product, which
-/// [`gemm`] cuts by rows; the longer side of others). Products with few columns gain too
-/// (W4's `[256, 1024] · [1024, 10]` took 44 to 48 µs instead of 80 to 85), because each half
-/// runs on one thread; gemm's own split had made them slower (2.7 times as long as one thread
-/// on that product).
-fn threads_pay_off(m: usize, k: usize, n: usize) -> bool {
+/// From this many multiply-adds a product is cut in two halves over threads (see [`gemm`]).
+const HALVES_MIN: usize = 1 << 20;
+
+/// From this many, a product is cut in halves too while the pool is awake
+/// ([`threads::recently_busy`]): its threads then take a half at once, but waking a sleeping
+/// one costs more than the half. In a loop of products, one after another: 64³ took 3.9 to
+/// 4.0 µs in halves against 5.2 µs on one thread, 96³ 10.3 against 17.3 µs, W2's `[128, 256]
+/// · [256, 10]` 7.5 against 11.0 µs (W2's step: 5% faster); after 40 µs or more of idle
+/// pool, 64³ took 11 to 13 µs in halves. `64 × 32 · 32 × 64` (2^17) gained 2%.
+const WARM_HALVES_MIN: usize = 1 << 18;
+
+/// Whether to cut an `m × k · k × n` product in halves over threads: from [`HALVES_MIN`]
+/// multiply-adds, or [`WARM_HALVES_MIN`] while the pool is awake, with a side of at least 64
+/// to cut (the rows of a shallow product, which [`gemm`] cuts by rows; the longer side of
+/// others). Products with few columns gain too (W4's `[256, 1024] · [1024, 10]` took 44 to 48
+/// µs instead of 80 to 85), because each half runs on one thread; gemm's own split had made
+/// them slower (2.7 times as long as one thread on that product).
+fn halves_pay_off(m: usize, k: usize, n: usize) -> bool {
     let side = if shallow(k) { m } else { m.max(n) };
-    side >= 64 && m.saturating_mul(k).saturating_mul(n) >= 1 << 20
+    let work = m.saturating_mul(k).saturating_mul(n);
+    side >= 64 && (work >= HALVES_MIN || work >= WARM_HALVES_MIN && threads::recently_busy())
 }
 
 /// Whether a product of depth `k` is bound by writing its output rather than by arithmetic.
@@ -127,12 +140,13 @@ fn shallow(k: usize) -> bool {
 /// from `dst`, which may be uninitialised. With a `bias` of `n` elements, `dst = bias + a · b`,
 /// the bias added to every row.
 ///
-/// A product big enough for threads is cut in two halves of its output (along its longer
-/// side, or by rows when it is shallow or goes through a scratch), computed side by side, each by gemm with
-/// half the pool: on 2 cores gemm's own split keeps both busy only about 70% of the time (W4's products ran 1.35 to 1.5 times faster on
-/// two threads than on one). The cut depends on the shape and the operands' layouts alone,
-/// and gemm's results do not depend on its thread count, so the bits are the same on any
-/// number of threads.
+/// A product big enough for threads ([`halves_pay_off`]) is cut in two halves of its output
+/// (along its longer side, or by rows when it is shallow or goes through a scratch), computed
+/// side by side, each by gemm with half the pool: on 2 cores gemm's own split keeps both busy
+/// only about 70% of the time (W4's products ran 1.35 to 1.5 times faster on two threads than
+/// on one). Whether it is cut and where change no bit of the result (see [`gemm_cut`]), and
+/// gemm's results do not depend on its thread count, so the bits are the same on any number
+/// of threads.
 ///
 /// # Safety
 /// `dst` must be valid for writing `m · n` elements and not be accessed elsewhere meanwhile; `a` and `b` must point to matrices whose every element
@@ -150,7 +164,33 @@ unsafe fn gemm<T: Element>(
         // SAFETY: the same contract.
         return unsafe { tiny(dst, (m, k, n), a, b, bias) };
     }
-    if !threads_pay_off(m, k, n) {
+    let halves = halves_pay_off(m, k, n);
+    // SAFETY: the same contract.
+    unsafe { gemm_cut(dst, (m, k, n), a, b, bias, halves) };
+    if m * k * n >= WARM_HALVES_MIN {
+        // After halves, the pool's threads have just worked; after a product that could have
+        // been shared, the next one likely follows soon (a loop of them): its halves then
+        // wake the workers once, and the products after that find them awake.
+        threads::mark_busy();
+    }
+}
+
+/// [`gemm`] for a product past [`TINY`], in two halves over threads when `halves`, else by
+/// one call of the kernel. The bits of the result are the same either way: the halves cut
+/// the output only, never the depth, and the kernel sums each element over the depth in the
+/// same order whatever block it computes it in.
+///
+/// # Safety
+/// As [`gemm`].
+unsafe fn gemm_cut<T: Element>(
+    dst: *mut T,
+    (m, k, n): (usize, usize, usize),
+    a: Operand<T>,
+    b: Operand<T>,
+    bias: Option<&[T]>,
+    halves: bool,
+) {
+    if !halves {
         // SAFETY: the same contract, with the destination's rows n apart.
         return unsafe { block(dst, n, (m, k, n), a, b, bias, 1) };
     }
@@ -767,4 +807,93 @@ pub(crate) fn linear<T: Element>(
         out.set_len(len);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Deterministic values in [-1, 1) with varied low bits.
+    fn values<T: Element>(len: usize, seed: u64) -> Vec<T> {
+        let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        (0..len)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                T::of_f64((state >> 11) as f64 / (1u64 << 52) as f64 - 1.0)
+            })
+            .collect()
+    }
+
+    /// The product through `gemm_cut`, cut in halves or not; `a` and `b` row-major or
+    /// column-major.
+    fn product<T: Element>(
+        (m, k, n): (usize, usize, usize),
+        (a_cols, b_cols): (bool, bool),
+        bias: bool,
+        halves: bool,
+    ) -> Vec<T> {
+        let (a, b, bias_values) = (values::<T>(m * k, 1), values::<T>(k * n, 2), values(n, 3));
+        let a_op = match a_cols {
+            false => (a.as_ptr(), 1, k as isize),
+            true => (a.as_ptr(), m as isize, 1),
+        };
+        let b_op = match b_cols {
+            false => (b.as_ptr(), 1, n as isize),
+            true => (b.as_ptr(), k as isize, 1),
+        };
+        let mut out = Vec::with_capacity(m * n);
+        // SAFETY: `out` has room for the m × n product, which gemm_cut writes in full; the
+        // operands address exactly their m × k and k × n elements.
+        unsafe {
+            gemm_cut(
+                out.as_mut_ptr(),
+                (m, k, n),
+                a_op,
+                b_op,
+                bias.then_some(&bias_values[..]),
+                halves,
+            );
+            out.set_len(m * n);
+        }
+        out
+    }
+
+    fn halves_change_no_bit<T: Element>() {
+        let shapes = [
+            (64, 64, 64),
+            (65, 63, 67),
+            (128, 256, 10),
+            (256, 128, 10),
+            (128, 10, 256),
+            (100, 700, 90),
+            (200, 64, 3),
+            (3, 64, 200),
+            (64, 40, 1),
+        ];
+        for dims in shapes {
+            for layouts in [(false, false), (true, false), (false, true), (true, true)] {
+                for bias in [false, true] {
+                    let one = product::<T>(dims, layouts, bias, false);
+                    let two = product::<T>(dims, layouts, bias, true);
+                    let same = one
+                        .iter()
+                        .zip(&two)
+                        .all(|(x, y)| x.as_f64().to_bits() == y.as_f64().to_bits());
+                    assert!(same, "{dims:?}, column-major {layouts:?}, bias {bias}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn cutting_a_product_in_halves_changes_no_bit_f32() {
+        halves_change_no_bit::<f32>();
+    }
+
+    #[test]
+    fn cutting_a_product_in_halves_changes_no_bit_f64() {
+        halves_change_no_bit::<f64>();
+    }
 }

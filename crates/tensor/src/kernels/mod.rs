@@ -91,6 +91,7 @@ pub(crate) fn zeroed<T: Element>(op: &'static str, len: usize) -> Result<Buf<T>>
         // Zeroed by the pool's threads, which also share the page faults of a fresh buffer:
         // one thread zeroing W4's 1 MB outputs was 3% of its step.
         out.par_extend(rayon::iter::repeat_n(T::zero(), len));
+        crate::threads::mark_busy();
     } else {
         out.resize(len, T::zero());
     }

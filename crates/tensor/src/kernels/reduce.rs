@@ -100,6 +100,7 @@ pub(crate) fn sum<T: Element>(op: &'static str, data: &[T], axis: Axis) -> Resul
                 );
             });
     }
+    crate::threads::mark_busy();
     Ok(out)
 }
 
@@ -130,6 +131,7 @@ pub(crate) fn pairwise_sum<T: Element>(x: &[T]) -> T {
     if x.len() >= PARALLEL_MIN {
         // The same halves as below, on two threads: the same additions, the same result.
         let (left, right) = rayon::join(|| pairwise_sum(left), || pairwise_sum(right));
+        crate::threads::mark_busy();
         return left + right;
     }
     pairwise_sum(left) + pairwise_sum(right)
