@@ -160,14 +160,15 @@ unsafe fn gemm<T: Element>(
     bias: Option<&[T]>,
 ) {
     debug_assert!(bias.is_none_or(|bias| bias.len() == n));
-    if m * k * n <= TINY {
+    let work = m.saturating_mul(k).saturating_mul(n);
+    if work <= TINY {
         // SAFETY: the same contract.
         return unsafe { tiny(dst, (m, k, n), a, b, bias) };
     }
     let halves = halves_pay_off(m, k, n);
     // SAFETY: the same contract.
     unsafe { gemm_cut(dst, (m, k, n), a, b, bias, halves) };
-    if m * k * n >= WARM_HALVES_MIN {
+    if work >= WARM_HALVES_MIN {
         // After halves, the pool's threads have just worked; after a product that could have
         // been shared, the next one likely follows soon (a loop of them): its halves then
         // wake the workers once, and the products after that find them awake.
