@@ -61,12 +61,8 @@ fn run(seed: u64, adam: bool) -> (Vec<u32>, Vec<u32>, Vec<u32>) {
     (initial, losses, weights(&model))
 }
 
-fn in_pool<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .expect("a pool")
-        .install(f)
+fn in_pool<R>(threads: usize, f: impl FnOnce() -> R) -> R {
+    surefire::tensor::with_num_threads(threads, f)
 }
 
 #[test]

@@ -1,15 +1,14 @@
-//! Element-wise updates of large parameters, split over the thread pool.
+//! Element-wise updates of large parameters, split over the threads tensor ops run on.
 //!
-//! An update reads and writes every element once, so it is bound by memory bandwidth; on
-//! the 2.1 million parameters of the performance issue's W4 network, `Sgd::step` took 0.59 ms
-//! on one thread and 0.39 to 0.43 ms on two. Each element's arithmetic does not depend on the
-//! split, so the results are the same on any number of threads.
+//! An update reads and writes every element once, so it is bound by memory bandwidth, and
+//! two threads update a large parameter faster than one. Each element's arithmetic does not
+//! depend on the split, so the results are the same on any number of threads.
 //!
-//! The bodies are trait objects that take whole pieces: rayon's machinery is compiled once
-//! per element type, and the loops inside each piece stay monomorphic and vectorised.
+//! The bodies are trait objects that take whole pieces: the pool's machinery is compiled
+//! once per element type, and the loops inside each piece stay monomorphic and vectorised.
 
-use rayon::prelude::*;
 use tensor::Element;
+use tensor::threads::for_each_chunk;
 
 /// Below this many elements an update runs on the calling thread.
 const PARALLEL_MIN: usize = 1 << 18;
@@ -29,9 +28,9 @@ pub(crate) fn zip2<T: Element>(w: &mut [T], g: &[T], body: Body2<'_, T>) {
     if w.len() < PARALLEL_MIN {
         return body(w, g);
     }
-    w.par_chunks_mut(PIECE)
-        .zip(g.par_chunks(PIECE))
-        .for_each(|(w, g)| body(w, g));
+    for_each_chunk([w], PIECE, &|start, [w]| {
+        body(w, &g[start..start + w.len()])
+    });
 }
 
 /// `body` over matching pieces of `w`, `g` and `a` (of one length).
@@ -40,10 +39,9 @@ pub(crate) fn zip3<T: Element>(w: &mut [T], g: &[T], a: &mut [T], body: Body3<'_
     if w.len() < PARALLEL_MIN {
         return body(w, g, a);
     }
-    w.par_chunks_mut(PIECE)
-        .zip(g.par_chunks(PIECE))
-        .zip(a.par_chunks_mut(PIECE))
-        .for_each(|((w, g), a)| body(w, g, a));
+    for_each_chunk([w, a], PIECE, &|start, [w, a]| {
+        body(w, &g[start..start + w.len()], a);
+    });
 }
 
 /// `body` over matching pieces of `w`, `g`, `a` and `b` (of one length).
@@ -52,10 +50,9 @@ pub(crate) fn zip4<T: Element>(w: &mut [T], g: &[T], a: &mut [T], b: &mut [T], b
     if w.len() < PARALLEL_MIN {
         return body(w, g, a, b);
     }
-    w.par_chunks_mut(PIECE)
-        .zip(g.par_chunks(PIECE))
-        .zip(a.par_chunks_mut(PIECE).zip(b.par_chunks_mut(PIECE)))
-        .for_each(|((w, g), (a, b))| body(w, g, a, b));
+    for_each_chunk([w, a, b], PIECE, &|start, [w, a, b]| {
+        body(w, &g[start..start + w.len()], a, b);
+    });
 }
 
 #[cfg(test)]

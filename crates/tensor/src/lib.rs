@@ -46,7 +46,7 @@ mod parameter;
 mod shape;
 mod storage;
 mod tensor;
-mod threads;
+pub mod threads;
 
 pub use element::{DType, Element};
 pub use error::{Result, TensorError};
@@ -57,4 +57,6 @@ pub use mode::{detect_anomaly, enable_grad, is_anomaly_enabled, is_grad_enabled,
 pub use parameter::{ParamId, Parameter};
 pub use shape::Dim;
 pub use tensor::{Tensor, TensorId};
+#[allow(deprecated)]
 pub use threads::init_thread_pool;
+pub use threads::{num_threads, set_num_threads, with_num_threads};

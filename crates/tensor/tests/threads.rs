@@ -6,12 +6,8 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use tensor::Tensor;
 
-fn in_pool<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .expect("a thread pool")
-        .install(f)
+fn in_pool<R>(threads: usize, f: impl FnOnce() -> R) -> R {
+    tensor::with_num_threads(threads, f)
 }
 
 /// Every kernel large enough to go parallel, and the gradients through them.

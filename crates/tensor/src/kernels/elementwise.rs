@@ -9,12 +9,11 @@
 
 use std::mem::MaybeUninit;
 
-use rayon::prelude::*;
-
 use super::{Buf, Strided, buffer, zeroed};
 use crate::element::Element;
 use crate::error::Result;
 use crate::layout::for_each_run;
+use crate::threads::{self, Effort};
 
 /// Below this many elements a kernel runs on the calling thread: waking the workers would cost
 /// more than it saves.
@@ -27,6 +26,10 @@ const PARALLEL_MIN_ARITHMETIC: usize = 1 << 18;
 
 /// Threads are handed pieces of this many elements.
 const PARALLEL_PIECE: usize = 1 << 13;
+
+/// From this many elements a map is worth waking sleeping threads for; below, it is shared
+/// only with threads that are awake.
+const WAKE_MIN: usize = 1 << 18;
 
 /// A fresh output of `len` elements, filled by `body(start, piece)` over consecutive pieces,
 /// `start` being the piece's first index; on the thread pool from `min_parallel` elements.
@@ -56,11 +59,14 @@ fn filled<T: Element>(
     if len < min_parallel {
         body(0, slots);
     } else {
-        slots
-            .par_chunks_mut(PARALLEL_PIECE)
-            .enumerate()
-            .for_each(|(i, piece)| body(i * PARALLEL_PIECE, piece));
-        crate::threads::mark_busy();
+        let effort = if len >= WAKE_MIN {
+            Effort::Large
+        } else {
+            Effort::Medium
+        };
+        threads::for_each_chunk_with(effort, [slots], PARALLEL_PIECE, &|start, [piece]| {
+            body(start, piece);
+        });
     }
     // SAFETY: the pieces cover the first `len` slots and every body writes each slot of its
     // piece (the callers' bodies zip the piece with input slices at least as long). A

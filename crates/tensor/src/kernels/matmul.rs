@@ -20,7 +20,7 @@ use super::{Buf, Strided, buffer};
 use crate::element::Element;
 use crate::error::Result;
 use crate::layout::for_each_run;
-use crate::threads;
+use crate::threads::{self, Effort};
 
 /// One matrix for the kernel: its first element, its column stride and its row stride.
 type Operand<T> = (*const T, isize, isize);
@@ -104,34 +104,62 @@ unsafe fn tiny<T: Element>(
     }
 }
 
-/// From this many multiply-adds a product is cut in two halves over threads (see [`gemm`]).
-const HALVES_MIN: usize = 1 << 20;
+/// From this many multiply-adds a product is shared between threads, waking sleeping ones.
+const SHARED_MIN: usize = 1 << 20;
 
-/// From this many, a product is cut in halves too while the pool is awake
-/// ([`threads::recently_busy`]): its threads then take a half at once, but waking a sleeping
-/// one costs more than the half. In a loop of products, one after another: 64³ took 3.9 to
-/// 4.0 µs in halves against 5.2 µs on one thread, 96³ 10.3 against 17.3 µs, W2's `[128, 256]
-/// · [256, 10]` 7.5 against 11.0 µs (W2's step: 5% faster); after 40 µs or more of idle
-/// pool, 64³ took 11 to 13 µs in halves. `64 × 32 · 32 × 64` (2^17) gained 2%.
-const WARM_HALVES_MIN: usize = 1 << 18;
+/// From this many, a product is shared with the threads that are awake (in a loop of
+/// products, from the second on): waking a sleeping one would cost more than its part.
+const SHARED_IF_AWAKE_MIN: usize = 1 << 18;
 
-/// Whether to cut an `m × k · k × n` product in halves over threads: from [`HALVES_MIN`]
-/// multiply-adds, or [`WARM_HALVES_MIN`] while the pool is awake, with a side of at least 64
-/// to cut (the rows of a shallow product, which [`gemm`] cuts by rows; the longer side of
-/// others). Products with few columns gain too (W4's `[256, 1024] · [1024, 10]` took 44 to 48
-/// µs instead of 80 to 85), because each half runs on one thread; gemm's own split had made
-/// them slower (2.7 times as long as one thread on that product).
-fn halves_pay_off(m: usize, k: usize, n: usize) -> bool {
-    let side = if shallow(k) { m } else { m.max(n) };
+/// Into how many parts to cut an `m × k · k × n` product over `threads` threads (1: not
+/// cut), cutting its rows or its columns (`by_rows`), and whether its parts are worth waking
+/// threads for. Each part runs gemm on one thread: on 2 cores gemm's own split kept both busy
+/// only about 70% of the time, and made products with few columns slower than one thread.
+///
+/// Each part is at least [`min_part`] long along the side that is cut.
+fn parts(m: usize, k: usize, n: usize, by_rows: bool, threads: usize) -> (usize, Effort) {
+    let (side, other) = if by_rows { (m, n) } else { (n, m) };
     let work = m.saturating_mul(k).saturating_mul(n);
-    side >= 64 && (work >= HALVES_MIN || work >= WARM_HALVES_MIN && threads::recently_busy())
+    let effort = if work >= SHARED_MIN {
+        Effort::Large
+    } else {
+        Effort::Medium
+    };
+    if work < SHARED_IF_AWAKE_MIN {
+        return (1, effort);
+    }
+    (threads.min(side / min_part(k, other)).max(1), effort)
+}
+
+/// The least length of a part along the side that is cut, `other` being the length of the
+/// side that is not. At least 32, two of the kernels' 16-wide register tiles, so that a part
+/// is at least 16 long after [`Cut::start`] rounds its ends; and longer where a shorter part
+/// could change bits, because gemm sums differently in small blocks:
+///
+/// - blocks of at most 256 elements go through its dot-product kernels (for some layouts):
+///   a part keeps more than 256 after rounding;
+/// - it sums the depth in blocks it chooses from the depth alone, except that a block of at
+///   most 64 × 64 takes blocks of 512, and a depth over 512 summed in other blocks rounds
+///   differently: a part whose other side is at most 64 keeps more than 64 after rounding.
+///
+/// So every part lies on the same side of both lines as the whole product does.
+fn min_part(k: usize, other: usize) -> usize {
+    let area = 256 / other.max(1) + 17;
+    let depth = if k > 512 && other <= 64 { 81 } else { 32 };
+    area.max(depth)
+}
+
+/// Whether to cut a product by rows of its output rather than by columns: along the longer
+/// side, except that shallow products ([`shallow`]) are cut by rows, and so is a product
+/// computed through a column-major scratch, so that each part copies only its own rows of
+/// `a`.
+fn cut_by_rows<T>(m: usize, k: usize, n: usize, a: Operand<T>, b: Operand<T>, bias: bool) -> bool {
+    m >= n || shallow(k) || through_scratch(m, k, n, a, b, bias)
 }
 
 /// Whether a product of depth `k` is bound by writing its output rather than by arithmetic.
-/// Such products are cut by rows, so that each half writes whole rows: W4's `[256, 10] ·
-/// [10, 1024]` took 62 to 76 µs on one thread, 90 to 115 in halves of columns and 42 to 60
-/// in halves of rows; `[1024, 20] · [20, 1024]` 426 to 430 µs on one thread, 214 to 274 in
-/// halves of rows.
+/// Such products are cut by rows, so that each part writes whole rows (a `[256, 10] ·
+/// [10, 1024]` product was twice as fast in halves of rows as in halves of columns).
 fn shallow(k: usize) -> bool {
     k < 32
 }
@@ -140,18 +168,14 @@ fn shallow(k: usize) -> bool {
 /// from `dst`, which may be uninitialised. With a `bias` of `n` elements, `dst = bias + a · b`,
 /// the bias added to every row.
 ///
-/// A product big enough for threads ([`halves_pay_off`]) is cut in two halves of its output
-/// (along its longer side, or by rows when it is shallow or goes through a scratch), computed
-/// side by side, each by gemm with half the pool: on 2 cores gemm's own split keeps both busy
-/// only about 70% of the time (W4's products ran 1.35 to 1.5 times faster on two threads than
-/// on one). Whether it is cut and where change no bit of the result (see [`gemm_cut`]), and
-/// gemm's results do not depend on its thread count, so the bits are the same on any number
-/// of threads.
+/// A product big enough for threads ([`parts`]) is cut into parts of its output, computed
+/// side by side, each by gemm on one thread. Whether it is cut and where change no bit of the
+/// result (see [`gemm_cut`]), so the bits are the same on any number of threads.
 ///
 /// # Safety
-/// `dst` must be valid for writing `m · n` elements and not be accessed elsewhere meanwhile; `a` and `b` must point to matrices whose every element
-/// (`start + col * cs + row * rs`) is readable, with non-negative strides, not overlapping
-/// `dst`; `k > 0`.
+/// `dst` must be valid for writing `m · n` elements and not be accessed elsewhere meanwhile;
+/// `a` and `b` must point to matrices whose every element (`start + col * cs + row * rs`) is
+/// readable, with non-negative strides, not overlapping `dst`; `k > 0`.
 unsafe fn gemm<T: Element>(
     dst: *mut T,
     (m, k, n): (usize, usize, usize),
@@ -165,19 +189,14 @@ unsafe fn gemm<T: Element>(
         // SAFETY: the same contract.
         return unsafe { tiny(dst, (m, k, n), a, b, bias) };
     }
-    let halves = halves_pay_off(m, k, n);
+    let by_rows = cut_by_rows(m, k, n, a, b, bias.is_some());
+    let (parts, effort) = parts(m, k, n, by_rows, threads::num_threads());
     // SAFETY: the same contract.
-    unsafe { gemm_cut(dst, (m, k, n), a, b, bias, halves) };
-    if work >= WARM_HALVES_MIN {
-        // After halves, the pool's threads have just worked; after a product that could have
-        // been shared, the next one likely follows soon (a loop of them): its halves then
-        // wake the workers once, and the products after that find them awake.
-        threads::mark_busy();
-    }
+    unsafe { gemm_cut(dst, (m, k, n), a, b, bias, parts, effort) };
 }
 
-/// [`gemm`] for a product past [`TINY`], in two halves over threads when `halves`, else by
-/// one call of the kernel. The bits of the result are the same either way: the halves cut
+/// [`gemm`] for a product past [`TINY`], in `parts` parts over threads, or by one call of the
+/// kernel when `parts` is 1. The bits of the result are the same either way: the parts cut
 /// the output only, never the depth, and the kernel sums each element over the depth in the
 /// same order whatever block it computes it in.
 ///
@@ -189,119 +208,95 @@ unsafe fn gemm_cut<T: Element>(
     a: Operand<T>,
     b: Operand<T>,
     bias: Option<&[T]>,
-    halves: bool,
+    parts: usize,
+    effort: Effort,
 ) {
-    if !halves {
+    if parts <= 1 {
         // SAFETY: the same contract, with the destination's rows n apart.
-        return unsafe { block(dst, n, (m, k, n), a, b, bias, 1) };
+        return unsafe { block(dst, n, (m, k, n), a, b, bias) };
     }
-    let pool = (rayon::current_num_threads() / 2).max(1);
-    // Halves of whole multiples of 16 rows or columns, the kernels' register tiles. Shallow
-    // products are cut by rows (see `shallow`), and so is a product computed through a
-    // column-major scratch, so that each half copies only its own rows of `a` (W4's dX: 2.64
-    // to 2.70 ms, against 2.66 to 2.78 cut by columns).
-    let (first, second) = if m >= n || shallow(k) || through_scratch(m, k, n, a, b, bias.is_some())
-    {
-        let top = (m / 2).next_multiple_of(16).min(m);
-        (
-            Half::new(dst, (top, k, n), a, b, bias),
-            // SAFETY (of the offsets): row `top` of the destination and of `a` are inside them.
-            Half::new(
-                unsafe { dst.add(top * n) },
-                (m - top, k, n),
-                unsafe { at_row(a, top) },
-                b,
-                bias,
-            ),
-        )
-    } else {
-        let left = (n / 2).next_multiple_of(16).min(n);
-        (
-            Half::new(dst, (m, k, left), a, b, bias.map(|bias| &bias[..left])),
-            // SAFETY (of the offsets): column `left` of the destination and of `b` are inside.
-            Half::new(
-                unsafe { dst.add(left) },
-                (m, k, n - left),
-                a,
-                unsafe { at_column(b, left) },
-                bias.map(|bias| &bias[left..]),
-            ),
-        )
+    let cut = Cut {
+        by_rows: cut_by_rows(m, k, n, a, b, bias.is_some()),
+        dst,
+        dims: (m, k, n),
+        a,
+        b,
+        bias,
+        parts,
     };
-    // SAFETY: the halves write disjoint blocks of the caller's destination (rows n apart) and
+    // SAFETY: the parts write disjoint blocks of the caller's destination (rows n apart) and
     // read parts of the caller's operands, all covered by the caller's contract.
-    rayon::join(
-        || unsafe { first.run(n, pool) },
-        || unsafe { second.run(n, pool) },
-    );
+    threads::for_each_piece(parts, effort, &|i| unsafe { cut.run(i) });
 }
 
-/// Operand `a` from row `row` on.
-///
-/// # Safety
-/// Row `row` must be inside the matrix `a` points to.
-unsafe fn at_row<T>((p, cs, rs): Operand<T>, row: usize) -> Operand<T> {
-    (unsafe { p.offset(row as isize * rs) }, cs, rs)
-}
-
-/// Operand `b` from column `column` on.
-///
-/// # Safety
-/// Column `column` must be inside the matrix `b` points to.
-unsafe fn at_column<T>((p, cs, rs): Operand<T>, column: usize) -> Operand<T> {
-    (unsafe { p.offset(column as isize * cs) }, cs, rs)
-}
-
-/// One half of a product, handed to another thread.
-struct Half<'a, T> {
+/// A product cut into `parts` blocks of whole rows or whole columns of its output, for
+/// threads to compute side by side.
+struct Cut<'a, T> {
     dst: *mut T,
     dims: (usize, usize, usize),
     a: Operand<T>,
     b: Operand<T>,
     bias: Option<&'a [T]>,
+    by_rows: bool,
+    parts: usize,
 }
 
-// SAFETY: a half is the exclusive right to write one block of a destination and to read its
-// operands, which the caller of `gemm` keeps alive and unchanged until both halves are done;
-// the elements are Send + Sync.
-unsafe impl<T: Send + Sync> Send for Half<'_, T> {}
-unsafe impl<T: Send + Sync> Sync for Half<'_, T> {}
+// SAFETY: a cut is the right to write the blocks of one destination and to read its operands,
+// which the caller of `gemm` keeps alive and unchanged until every part is done; each part
+// writes its own block only. The elements are Send + Sync.
+unsafe impl<T: Send + Sync> Sync for Cut<'_, T> {}
 
-impl<'a, T: Element> Half<'a, T> {
-    fn new(
-        dst: *mut T,
-        dims: (usize, usize, usize),
-        a: Operand<T>,
-        b: Operand<T>,
-        bias: Option<&'a [T]>,
-    ) -> Self {
-        Half {
-            dst,
-            dims,
-            a,
-            b,
-            bias,
-        }
+impl<T: Element> Cut<'_, T> {
+    /// Where part `i` starts along the side that is cut: a multiple of 16, the kernels'
+    /// register tiles (every part is non-empty: [`parts`] keeps them at least 32 long).
+    fn start(&self, i: usize) -> usize {
+        let (m, _, n) = self.dims;
+        let side = if self.by_rows { m } else { n };
+        (side * i / self.parts).next_multiple_of(16).min(side)
     }
 
+    /// Computes part `i`.
+    ///
     /// # Safety
-    /// As [`block`], for this half.
-    unsafe fn run(&self, dst_row_stride: usize, threads: usize) {
+    /// As [`gemm`] for the whole product, and `i < parts`; no other call computes part `i`
+    /// meanwhile.
+    unsafe fn run(&self, i: usize) {
+        let (m, k, n) = self.dims;
+        let (from, to) = (self.start(i), self.start(i + 1));
+        if from == to {
+            return;
+        }
+        // SAFETY (of the offsets and the block): row or column `from` of the destination and
+        // of `a` or `b` lie inside them, and the block's rows or columns end before `to`.
         unsafe {
-            block(
-                self.dst,
-                dst_row_stride,
-                self.dims,
-                self.a,
-                self.b,
-                self.bias,
-                threads,
-            );
+            if self.by_rows {
+                let a = (
+                    self.a.0.offset(from as isize * self.a.2),
+                    self.a.1,
+                    self.a.2,
+                );
+                block(
+                    self.dst.add(from * n),
+                    n,
+                    (to - from, k, n),
+                    a,
+                    self.b,
+                    self.bias,
+                );
+            } else {
+                let b = (
+                    self.b.0.offset(from as isize * self.b.1),
+                    self.b.1,
+                    self.b.2,
+                );
+                let bias = self.bias.map(|bias| &bias[from..to]);
+                block(self.dst.add(from), n, (m, k, to - from), self.a, b, bias);
+            }
         }
     }
 }
 
-/// `dst = a · b` (or `bias + a · b`) by one call of gemm on `threads` threads, the
+/// `dst = a · b` (or `bias + a · b`) by one call of gemm on the calling thread, the
 /// destination's rows `dst_row_stride` elements apart.
 ///
 /// # Safety
@@ -313,7 +308,6 @@ unsafe fn block<T: Element>(
     a: Operand<T>,
     b: Operand<T>,
     bias: Option<&[T]>,
-    threads: usize,
 ) {
     let accumulate = bias.is_some();
     if let Some(bias) = bias {
@@ -335,7 +329,7 @@ unsafe fn block<T: Element>(
     }
     if through_scratch(m, k, n, a, b, accumulate) {
         // SAFETY: the same contract.
-        let done = unsafe { block_through_scratch(dst, dst_row_stride, (m, k, n), a, b, threads) };
+        let done = unsafe { block_through_scratch(dst, dst_row_stride, (m, k, n), a, b) };
         if done {
             return;
         }
@@ -391,19 +385,11 @@ unsafe fn block<T: Element>(
             false,
             false,
             false,
-            parallelism(threads),
+            gemm_common::Parallelism::None,
         );
     }
     if let Some(copy) = scratch {
         super::pool::give(copy);
-    }
-}
-
-/// gemm's setting for `threads` threads.
-fn parallelism(threads: usize) -> gemm_common::Parallelism {
-    match threads {
-        0 | 1 => gemm_common::Parallelism::None,
-        threads => gemm_common::Parallelism::Rayon(threads),
     }
 }
 
@@ -453,7 +439,6 @@ unsafe fn block_through_scratch<T: Element>(
     (m, k, n): (usize, usize, usize),
     a: Operand<T>,
     b: Operand<T>,
-    threads: usize,
 ) -> bool {
     let copy = if a.2 == 1 {
         None
@@ -493,7 +478,7 @@ unsafe fn block_through_scratch<T: Element>(
             false,
             false,
             false,
-            parallelism(threads),
+            gemm_common::Parallelism::None,
         );
         product.set_len(m * n);
     }
@@ -801,8 +786,8 @@ pub(crate) fn linear<T: Element>(
         gemm(
             out.as_mut_ptr(),
             (rows, k, n),
-            operand(&x, 0),
-            operand(&w, 0),
+            operand(&x, x.layout.offset()),
+            operand(&w, w.layout.offset()),
             bias,
         );
         out.set_len(len);
@@ -827,13 +812,13 @@ mod tests {
             .collect()
     }
 
-    /// The product through `gemm_cut`, cut in halves or not; `a` and `b` row-major or
-    /// column-major.
+    /// The product through `gemm_cut`, cut into `parts` parts (1: not cut); `a` and `b`
+    /// row-major or column-major.
     fn product<T: Element>(
         (m, k, n): (usize, usize, usize),
         (a_cols, b_cols): (bool, bool),
         bias: bool,
-        halves: bool,
+        parts: usize,
     ) -> Vec<T> {
         let (a, b, bias_values) = (values::<T>(m * k, 1), values::<T>(k * n, 2), values(n, 3));
         let a_op = match a_cols {
@@ -854,14 +839,15 @@ mod tests {
                 a_op,
                 b_op,
                 bias.then_some(&bias_values[..]),
-                halves,
+                parts,
+                Effort::Large,
             );
             out.set_len(m * n);
         }
         out
     }
 
-    fn halves_change_no_bit<T: Element>() {
+    fn cuts_change_no_bit<T: Element>() {
         let shapes = [
             (64, 64, 64),
             (65, 63, 67),
@@ -872,29 +858,89 @@ mod tests {
             (200, 64, 3),
             (3, 64, 200),
             (64, 40, 1),
+            // Depths over 512 with a side of at most 64: gemm's depth blocking must not
+            // change between the whole and its parts.
+            (64, 700, 300),
+            (300, 600, 40),
+            (200, 1030, 64),
+            (33, 513, 500),
         ];
-        for dims in shapes {
+        for (m, k, n) in shapes {
             for layouts in [(false, false), (true, false), (false, true), (true, true)] {
                 for bias in [false, true] {
-                    let one = product::<T>(dims, layouts, bias, false);
-                    let two = product::<T>(dims, layouts, bias, true);
-                    let same = one
-                        .iter()
-                        .zip(&two)
-                        .all(|(x, y)| x.as_f64().to_bits() == y.as_f64().to_bits());
-                    assert!(same, "{dims:?}, column-major {layouts:?}, bias {bias}");
+                    let whole = product::<T>((m, k, n), layouts, bias, 1);
+                    for threads in [2, 3, 5, 8] {
+                        // As `gemm` cuts, whatever the product's size.
+                        let a = (
+                            std::ptr::null::<T>(),
+                            if layouts.0 { m as isize } else { 1 },
+                            if layouts.0 { 1 } else { k as isize },
+                        );
+                        let b = (
+                            std::ptr::null::<T>(),
+                            if layouts.1 { k as isize } else { 1 },
+                            if layouts.1 { 1 } else { n as isize },
+                        );
+                        let by_rows = cut_by_rows(m, k, n, a, b, bias);
+                        let (side, other) = if by_rows { (m, n) } else { (n, m) };
+                        let parts = threads.min(side / min_part(k, other)).max(1);
+                        let cut = product::<T>((m, k, n), layouts, bias, parts);
+                        let same = whole
+                            .iter()
+                            .zip(&cut)
+                            .all(|(x, y)| x.as_f64().to_bits() == y.as_f64().to_bits());
+                        assert!(
+                            same,
+                            "{m}x{k}x{n} in {parts} parts, column-major {layouts:?}, bias {bias}"
+                        );
+                    }
                 }
             }
         }
     }
 
     #[test]
-    fn cutting_a_product_in_halves_changes_no_bit_f32() {
-        halves_change_no_bit::<f32>();
+    fn cutting_a_product_into_parts_changes_no_bit_f32() {
+        cuts_change_no_bit::<f32>();
     }
 
     #[test]
-    fn cutting_a_product_in_halves_changes_no_bit_f64() {
-        halves_change_no_bit::<f64>();
+    fn cutting_a_product_into_parts_changes_no_bit_f64() {
+        cuts_change_no_bit::<f64>();
+    }
+
+    #[test]
+    fn parts_are_long_enough() {
+        let shapes = [
+            (64, 64, 64),
+            (65, 63, 67),
+            (3, 64, 200),
+            (1000, 8, 33),
+            (33, 500, 2000),
+            (64, 1024, 4096),
+        ];
+        for (m, k, n) in shapes {
+            for (threads, by_rows) in (1..=16).flat_map(|t| [(t, false), (t, true)]) {
+                let (parts, _) = parts(m, k, n, by_rows, threads);
+                let cut = Cut::<f32> {
+                    dst: std::ptr::null_mut(),
+                    dims: (m, k, n),
+                    a: (std::ptr::null(), 1, 1),
+                    b: (std::ptr::null(), 1, 1),
+                    bias: None,
+                    by_rows,
+                    parts,
+                };
+                let (side, other) = if by_rows { (m, n) } else { (n, m) };
+                assert_eq!((cut.start(0), cut.start(parts)), (0, side));
+                for i in 0..parts {
+                    let len = cut.start(i + 1) - cut.start(i);
+                    assert!(len >= 16.min(side), "{m}x{k}x{n}, {parts} parts: {len}");
+                    if parts > 1 && k > 512 && other <= 64 {
+                        assert!(len > 64, "{m}x{k}x{n}, {parts} parts: {len}");
+                    }
+                }
+            }
+        }
     }
 }

@@ -5,13 +5,12 @@
 //! was split: large sums run the two halves of the same recursion on two threads, and large
 //! column sums give each thread whole columns, so every thread count gives the same bits.
 
-use rayon::prelude::*;
-
 use super::elementwise::PARALLEL_MIN;
 use super::{Buf, alloc, buffer};
 use crate::element::Element;
 use crate::error::Result;
 use crate::ops::Extreme;
+use crate::threads::{self, Effort};
 
 /// Below this many terms a sum is accumulated in one pass (eight interleaved accumulators);
 /// above, it is split in halves.
@@ -87,20 +86,11 @@ pub(crate) fn sum<T: Element>(op: &'static str, data: &[T], axis: Axis) -> Resul
     // Each column's sum is computed alone, so splitting the columns between threads changes
     // nothing in the result.
     for (slab, acc) in slabs {
-        acc.par_chunks_mut(COLUMN_STRIP)
-            .enumerate()
-            .for_each(|(strip, acc)| {
-                let mut scratch = vec![T::zero(); depth * acc.len()];
-                sum_rows(
-                    &slab[strip * COLUMN_STRIP..],
-                    inner,
-                    acc.len(),
-                    acc,
-                    &mut scratch,
-                );
-            });
+        threads::for_each_chunk_with(Effort::Medium, [acc], COLUMN_STRIP, &|start, [acc]| {
+            let mut scratch = vec![T::zero(); depth * acc.len()];
+            sum_rows(&slab[start..], inner, acc.len(), acc, &mut scratch);
+        });
     }
-    crate::threads::mark_busy();
     Ok(out)
 }
 
@@ -130,8 +120,11 @@ pub(crate) fn pairwise_sum<T: Element>(x: &[T]) -> T {
     let (left, right) = x.split_at(half);
     if x.len() >= PARALLEL_MIN {
         // The same halves as below, on two threads: the same additions, the same result.
-        let (left, right) = rayon::join(|| pairwise_sum(left), || pairwise_sum(right));
-        crate::threads::mark_busy();
+        let (left, right) = threads::join(
+            Effort::Medium,
+            || pairwise_sum(left),
+            || pairwise_sum(right),
+        );
         return left + right;
     }
     pairwise_sum(left) + pairwise_sum(right)
