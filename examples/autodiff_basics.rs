@@ -20,8 +20,10 @@ fn main() -> Result<(), TensorError> {
     println!("f(w) = {:.6}", y.item());
     println!("recorded op of the output: {:?}", y.op_name());
 
-    // Backward: one call returns the gradient of every leaf that requires grad.
-    let grads = y.backward();
+    // Backward: one call returns the gradient of every leaf that requires grad. A pass
+    // releases the graph it walks (as PyTorch's does); this one keeps it, because the
+    // Hessian-vector product below backpropagates through y again.
+    let grads = y.backward_retain_graph();
     let g = grads.get(&w).expect("w is a leaf of the graph");
     println!("df/dw = {g}");
 

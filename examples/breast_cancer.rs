@@ -94,10 +94,9 @@ fn train(model: &impl Module, data: &Split, epochs: usize) -> f32 {
     let mut last = f32::NAN;
     for _ in 0..epochs {
         let loss = bce_loss(&model.forward(&data.x_train), &data.y_train);
-        last = loss.item();
         let grads = loss.backward();
-        drop(loss); // the graph goes before the step, so the update is in place
         opt.step(&grads);
+        last = loss.item();
     }
     last
 }

@@ -51,10 +51,12 @@ impl Local {
         })
     }
 
-    /// `H v = d/dp (g(p) · v)`: one more backward pass through the gradient's graph.
+    /// `H v = d/dp (g(p) · v)`: one more backward pass through the gradient's graph, which is
+    /// kept for the next product.
     fn hessian_times(&self, v: &[f64]) -> Result<Vec<f64>, TensorError> {
         let v = T::from_vec(v.to_vec(), &[v.len()])?;
-        let grads = self.gradient_graph.try_mul(&v)?.try_sum()?.try_backward()?;
+        let product = self.gradient_graph.try_mul(&v)?.try_sum()?;
+        let grads = product.try_backward_retain_graph()?;
         Ok(grads
             .get(&self.point)
             .map_or_else(|| vec![0.0; v.numel()], Tensor::to_vec))

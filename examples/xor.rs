@@ -32,7 +32,6 @@ fn run() -> Result<(), Box<dyn Error>> {
         }
         if epoch < epochs {
             let grads = loss.backward();
-            drop(loss); // the graph goes before the step, so the update is in place
             opt.step(&grads);
         }
     }

@@ -64,16 +64,18 @@ fn ten_thousand_steps_keep_memory_flat() {
     let mut sgd = Sgd::new(model.parameters(), 0.1).momentum(0.9);
     let mut adam = Adam::new(model.parameters(), 1e-3).amsgrad(true);
     let mut step = |i: usize| {
-        // The typical loop: the loss graph lives through the step (so parameters are copied
-        // on write) every other step, and is dropped before it otherwise.
+        // The PyTorch-shaped loop (the loss alive through the step, which updates in place),
+        // and every other step a loop that keeps the graph through the step, so that the
+        // parameters are copied on write.
         let loss = mse_loss(&model.forward(&x), &y);
-        let grads = loss.backward();
         if i.is_multiple_of(2) {
-            drop(loss);
+            let grads = loss.backward();
             sgd.step(&grads);
         } else {
+            let grads = loss.backward_retain_graph();
             adam.step(&grads);
         }
+        std::hint::black_box(loss.item());
     };
     // Warm up: optimizer state, thread-locals and the allocator's own structures settle.
     for i in 0..100 {

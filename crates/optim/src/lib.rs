@@ -3,10 +3,12 @@
 //! [`Adam`] and [`AdamW`] (AMSGrad, maximize), gradient clipping, and learning-rate
 //! schedules, all with PyTorch's exact update equations, written out in each type's docs.
 //!
-//! Updates happen in place when nothing else holds a parameter's buffer (no allocation per
-//! step); when a graph from before the step is still alive, the parameter gets a fresh buffer
-//! and that graph keeps the values it saw. So drop the loss before stepping (take the
-//! gradients from a temporary, or `drop(loss)`) to get the fast, in-place update.
+//! A step updates each parameter in place, with no allocation after the first step (which
+//! creates the optimizer's state): `backward` releases the graph it walks, so nothing else
+//! holds the parameters when the step comes, and the loss can still be read after it. A
+//! graph kept with `backward_retain_graph`, or built and not yet backpropagated, still holds
+//! them; the step then writes copies, and backpropagating that graph afterwards is refused
+//! (see the `tensor` crate's rules on the graph's lifetime).
 //!
 //! ```
 //! use optim::{Optimizer, Sgd};
@@ -15,11 +17,15 @@
 //! // Minimise (w - 3)² by gradient descent.
 //! let w = Parameter::new(Tensor::<f64>::scalar(0.0));
 //! let mut opt = Sgd::new(vec![w.clone()], 0.1).momentum(0.5);
+//! let mut last = f64::NAN;
 //! for _ in 0..100 {
 //!     let loss = (w.tensor() - 3.0).square();
-//!     opt.step(&loss.backward());
+//!     let grads = loss.backward();
+//!     opt.step(&grads);
+//!     last = loss.item();
 //! }
 //! assert!((w.tensor().item() - 3.0).abs() < 1e-6);
+//! assert!(last < 1e-10);
 //! ```
 
 // Library code never unwraps: an error is returned, or an internal invariant is named in

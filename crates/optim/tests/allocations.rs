@@ -1,27 +1,28 @@
-//! Once the graph that produced the gradients is gone, a step after the first updates the
-//! parameters in place: it allocates nothing. Counted with a global allocator.
+//! Once backward has released the graph that produced the gradients, a step after the first
+//! updates the parameters in place: it allocates nothing, in the loop a PyTorch user writes
+//! (the loss alive through the step and read after it) as when the loss is dropped first.
+//! Counted with a global allocator.
 #![allow(unsafe_code)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use optim::{Adam, Optimizer, Sgd};
 use tensor::{Parameter, Tensor};
 
-/// Counts allocations made by the thread that switched counting on.
+/// Counts allocations made by a thread that switched counting on.
 struct Counting;
 
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
 thread_local! {
-    // Const-initialised and without a destructor: reading it never allocates.
+    // Const-initialised and without destructors: using them never allocates. Per thread, so
+    // that tests running side by side do not count each other's allocations.
     static COUNTING: Cell<bool> = const { Cell::new(false) };
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
 }
 
 fn note() {
     if COUNTING.try_with(Cell::get).unwrap_or(false) {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
     }
 }
 
@@ -56,11 +57,11 @@ unsafe impl GlobalAlloc for Counting {
 static GLOBAL: Counting = Counting;
 
 fn allocations_during(f: impl FnOnce()) -> usize {
-    ALLOCATIONS.store(0, Ordering::Relaxed);
+    ALLOCATIONS.with(|n| n.set(0));
     COUNTING.with(|c| c.set(true));
     f();
     COUNTING.with(|c| c.set(false));
-    ALLOCATIONS.load(Ordering::Relaxed)
+    ALLOCATIONS.with(Cell::get)
 }
 
 fn problem() -> (Vec<Parameter<f32>>, Tensor<f32>) {
@@ -95,5 +96,38 @@ fn steps_after_the_first_allocate_nothing_once_the_graph_is_dropped() {
         let alive = loss_of(&params, &x);
         assert!(allocations_during(|| opt.step(&grads)) > 0);
         drop(alive);
+    }
+}
+
+/// SGD with momentum, or Adam, over `params`.
+fn optimizer(params: &[Parameter<f32>], adam: bool) -> Box<dyn Optimizer<f32>> {
+    if adam {
+        Box::new(Adam::new(params.to_vec(), 0.01))
+    } else {
+        Box::new(Sgd::new(params.to_vec(), 0.1).momentum(0.9))
+    }
+}
+
+#[test]
+fn the_pytorch_shaped_loop_allocates_nothing_in_its_steps_after_the_first() {
+    for adam in [false, true] {
+        let (params, x) = problem();
+        let mut opt = optimizer(&params, adam);
+        let mut total = 0.0;
+        let mut counts = Vec::new();
+        for _ in 0..3 {
+            let loss = loss_of(&params, &x);
+            let grads = loss.backward();
+            counts.push(allocations_during(|| opt.step(&grads)));
+            total += loss.item();
+        }
+        // The first step creates the optimizer's state; the loss is read after every step.
+        assert!(counts[0] > 0, "adam {adam}: {counts:?}");
+        assert_eq!(&counts[1..], &[0, 0], "adam {adam}");
+        assert!(total > 0.0);
+        // Had the pass kept the graph, the step would have had to copy the parameters.
+        let loss = loss_of(&params, &x);
+        let grads = loss.backward_retain_graph();
+        assert!(allocations_during(|| opt.step(&grads)) > 0);
     }
 }

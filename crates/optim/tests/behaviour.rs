@@ -198,21 +198,56 @@ fn the_scheduler_sets_the_rate_each_epoch() {
 }
 
 #[test]
-fn a_graph_alive_during_a_step_keeps_the_old_values() {
+fn a_graph_kept_through_a_step_keeps_its_values_and_refuses_a_stale_backward() {
     let w = param(&[1.0, -2.0, 0.5]);
     let x = Tensor::<f64>::from_vec(vec![0.3, 0.2, -0.1], &[3]).unwrap();
     let loss = (w.tensor().square() * &x).sum(); // d/dw = 2 w x
-    let before = loss.backward().get(&w).unwrap().to_vec();
+    let grads = loss.backward_retain_graph();
     let mut opt = Adam::new(vec![w.clone()], 0.1);
-    opt.step(&loss.backward());
+    opt.step(&grads);
     assert_ne!(
         w.tensor().to_vec(),
         vec![1.0, -2.0, 0.5],
         "the step moved w"
     );
-    // The graph still computes with the values it saw.
-    assert_eq!(loss.backward().get(&w).unwrap().to_vec(), before);
+    // The kept graph holds the values it saw (the step copied w)...
     assert_eq!(loss.item(), 0.3 + 4.0 * 0.2 + 0.25 * -0.1); // Σ w² x at the old w
+    // ...and refuses to compute a gradient at them now that w has moved on.
+    let err = loss.try_backward().unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("old value of a parameter of shape [3]"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_pytorch_shaped_loop_updates_in_place_and_reads_the_loss_after_the_step() {
+    let w = param(&[1.0, -2.0, 0.5]);
+    let x = Tensor::<f64>::from_vec(vec![0.3, 0.2, -0.1], &[3]).unwrap();
+    let mut opt = Sgd::new(vec![w.clone()], 0.1).momentum(0.9);
+    let address = |p: &Parameter<f64>| p.tensor().as_slice().unwrap().as_ptr();
+    let start = address(&w);
+    let mut total = 0.0;
+    for _ in 0..3 {
+        let expected = w
+            .tensor()
+            .to_vec()
+            .iter()
+            .zip([0.3, 0.2, -0.1])
+            .map(|(w, x)| w * w * x)
+            .sum::<f64>();
+        let loss = (w.tensor().square() * &x).sum();
+        let grads = loss.backward();
+        // The pass released the graph, so nothing but w holds its value...
+        assert!(w.is_unshared());
+        opt.step(&grads);
+        // ...and the step wrote it where it was, while the loss keeps its value.
+        assert_eq!(address(&w), start);
+        assert_eq!(loss.item(), expected);
+        total += loss.item();
+    }
+    assert!(total.is_finite());
 }
 
 fn message(result: Result<impl Sized, OptimError>) -> String {

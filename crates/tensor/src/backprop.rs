@@ -18,9 +18,66 @@ use crate::ops::{Extreme, Op};
 use crate::shape::Dims;
 use crate::tensor::Tensor;
 
+/// How a backward pass treats the graph it walks (PyTorch's `retain_graph` and
+/// `create_graph`).
+///
+/// ```
+/// use tensor::{BackwardOptions, Tensor};
+/// let x = Tensor::<f64>::scalar(3.0).require_grad();
+/// let y = &x * &x;
+/// let keep = BackwardOptions::new().retain_graph(true);
+/// let first = y.try_backward_with_options(None, keep)?;
+/// let second = y.try_backward_with_options(None, BackwardOptions::new())?; // releases it
+/// assert_eq!(first.get(&x).unwrap().item(), second.get(&x).unwrap().item());
+/// assert!(y.try_backward().is_err()); // the graph is gone now
+/// # Ok::<(), tensor::TensorError>(())
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BackwardOptions {
+    retain_graph: bool,
+    create_graph: bool,
+}
+
+impl BackwardOptions {
+    /// The default pass: the graph is released as it is walked, and nothing is recorded.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Keeps the graph, so that it can be backpropagated again.
+    #[must_use]
+    pub fn retain_graph(mut self, retain: bool) -> Self {
+        self.retain_graph = retain;
+        self
+    }
+
+    /// Records the gradient computation, so that the gradients can be differentiated again.
+    /// The graph is then kept whatever [`retain_graph`](Self::retain_graph) says: the
+    /// gradients' own graph runs through it.
+    #[must_use]
+    pub fn create_graph(mut self, create: bool) -> Self {
+        self.create_graph = create;
+        self
+    }
+
+    fn retains(self) -> bool {
+        self.retain_graph || self.create_graph
+    }
+}
+
 impl<T: Element> Tensor<T> {
     /// The gradients of this one-element tensor with respect to every tracked leaf it
-    /// depends on. Nothing is stored on the tensors: calling it twice gives equal stores.
+    /// depends on.
+    ///
+    /// The pass releases the graph as it walks it, as PyTorch's does: each recorded
+    /// operation lets go of its inputs once its gradient rule has run, so the activations and
+    /// the parameters' values the forward pass saved are freed (or, for parameters, no longer
+    /// shared, so an optimizer step updates them in place). The tensors keep their values
+    /// (`loss.item()` still works), but a second backward pass through any of them fails with
+    /// [`TensorError::GraphReleased`]; use
+    /// [`backward_retain_graph`](Tensor::backward_retain_graph) to backpropagate more than
+    /// once. A pass that reaches an old value of a parameter, replaced by an update after the
+    /// graph was built, fails with [`TensorError::StaleParameter`] before touching the graph.
     ///
     /// # Panics
     /// As [`try_backward`](Tensor::try_backward) fails.
@@ -33,14 +90,36 @@ impl<T: Element> Tensor<T> {
     ///
     /// # Errors
     /// When this tensor does not have exactly one element (use
-    /// [`backward_with`](Tensor::backward_with) and a seed of its shape), or no tracked leaf
-    /// reaches it.
+    /// [`backward_with`](Tensor::backward_with) and a seed of its shape), no tracked leaf
+    /// reaches it, its graph was released by an earlier pass, or it uses a replaced value of
+    /// a parameter.
     pub fn try_backward(&self) -> Result<Gradients<T>> {
-        self.backward_from_one("backward", false)
+        self.backward_from_one("backward", BackwardOptions::new())
+    }
+
+    /// As [`backward`](Tensor::backward), keeping the graph, so that it can be
+    /// backpropagated again (PyTorch's `retain_graph=True`). The graph then keeps the values
+    /// it saved, parameters' among them, alive until it is dropped.
+    ///
+    /// # Panics
+    /// As [`try_backward`](Tensor::try_backward) fails.
+    #[track_caller]
+    pub fn backward_retain_graph(&self) -> Gradients<T> {
+        self.try_backward_retain_graph()
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Fallible form of [`backward_retain_graph`](Tensor::backward_retain_graph).
+    ///
+    /// # Errors
+    /// As [`try_backward`](Tensor::try_backward).
+    pub fn try_backward_retain_graph(&self) -> Result<Gradients<T>> {
+        let options = BackwardOptions::new().retain_graph(true);
+        self.backward_from_one("backward_retain_graph", options)
     }
 
     /// The gradients of `sum(seed * self)`: a vector-Jacobian product, for outputs of any
-    /// shape.
+    /// shape. Releases the graph as [`backward`](Tensor::backward) does.
     ///
     /// # Panics
     /// As [`try_backward_with`](Tensor::try_backward_with) fails.
@@ -53,13 +132,14 @@ impl<T: Element> Tensor<T> {
     /// Fallible form of [`backward_with`](Tensor::backward_with).
     ///
     /// # Errors
-    /// When `seed` does not have this tensor's shape, or no tracked leaf reaches it.
+    /// When `seed` does not have this tensor's shape, or as
+    /// [`try_backward`](Tensor::try_backward).
     pub fn try_backward_with(&self, seed: &Tensor<T>) -> Result<Gradients<T>> {
-        run(self, seed, false, "backward_with")
+        run(self, seed, BackwardOptions::new(), "backward_with")
     }
 
     /// As [`backward`](Tensor::backward), but the gradients are recorded in the graph, so they
-    /// can be differentiated again.
+    /// can be differentiated again. The graph is kept (the gradients' graph runs through it).
     ///
     /// ```
     /// use tensor::Tensor;
@@ -84,11 +164,12 @@ impl<T: Element> Tensor<T> {
     /// # Errors
     /// As [`try_backward`](Tensor::try_backward).
     pub fn try_backward_create_graph(&self) -> Result<Gradients<T>> {
-        self.backward_from_one("backward_create_graph", true)
+        let options = BackwardOptions::new().create_graph(true);
+        self.backward_from_one("backward_create_graph", options)
     }
 
     /// As [`backward_with`](Tensor::backward_with), with the gradients recorded in the graph
-    /// (differentiable in the inputs and in `seed`).
+    /// (differentiable in the inputs and in `seed`); the graph is kept.
     ///
     /// # Panics
     /// As [`try_backward_with`](Tensor::try_backward_with) fails.
@@ -103,24 +184,47 @@ impl<T: Element> Tensor<T> {
     /// # Errors
     /// As [`try_backward_with`](Tensor::try_backward_with).
     pub fn try_backward_with_create_graph(&self, seed: &Tensor<T>) -> Result<Gradients<T>> {
-        run(self, seed, true, "backward_with_create_graph")
+        let options = BackwardOptions::new().create_graph(true);
+        run(self, seed, options, "backward_with_create_graph")
     }
 
-    fn backward_from_one(&self, name: &'static str, create_graph: bool) -> Result<Gradients<T>> {
+    /// The backward pass with every choice explicit: the gradients of `sum(seed * self)`
+    /// (`seed` defaults to a one for a one-element tensor), keeping or releasing the graph
+    /// and recording the gradients or not, as `options` say.
+    ///
+    /// # Errors
+    /// As [`try_backward_with`](Tensor::try_backward_with), and without a seed as
+    /// [`try_backward`](Tensor::try_backward).
+    pub fn try_backward_with_options(
+        &self,
+        seed: Option<&Tensor<T>>,
+        options: BackwardOptions,
+    ) -> Result<Gradients<T>> {
+        match seed {
+            Some(seed) => run(self, seed, options, "backward_with_options"),
+            None => self.backward_from_one("backward_with_options", options),
+        }
+    }
+
+    fn backward_from_one(
+        &self,
+        name: &'static str,
+        options: BackwardOptions,
+    ) -> Result<Gradients<T>> {
         if self.numel() != 1 {
             return Err(TensorError::NotOneElement {
                 op: name,
                 shape: self.shape().to_vec(),
             });
         }
-        run(self, &Tensor::ones(self.shape()), create_graph, name)
+        run(self, &Tensor::ones(self.shape()), options, name)
     }
 }
 
 fn run<T: Element>(
     root: &Tensor<T>,
     seed: &Tensor<T>,
-    create_graph: bool,
+    options: BackwardOptions,
     name: &'static str,
 ) -> Result<Gradients<T>> {
     if seed.shape() != root.shape() {
@@ -138,72 +242,194 @@ fn run<T: Element>(
     if !root.is_tracked() {
         return Err(TensorError::NotTracked { op: name });
     }
-    let order = topological_order(root);
+    let retain = options.retains();
+    // Filled in place: it holds the graph's nodes inline, and moving it would copy them.
+    let mut walk = Walk {
+        nodes: SmallVec::new(),
+        order: SmallVec::new(),
+    };
+    collect(root, retain, name, &mut walk)?;
+    let Walk { nodes, order } = &mut walk;
     // Gradients of nodes not yet consumed. Each is removed when its node is processed, so an
-    // intermediate gradient is freed as soon as its inputs' gradients exist.
+    // intermediate gradient is freed as soon as its inputs' gradients exist; so is the node
+    // itself with its operation (when the graph is released), so the forward pass's saved
+    // values are freed as the pass goes.
     let mut pending: SmallIdMap<Tensor<T>> = SmallIdMap::default();
     pending.insert_new(root.id(), seed.clone());
     let mut result = Gradients::new();
-    with_grad_enabled(create_graph, || {
-        for node in order.iter().rev() {
+    with_grad_enabled(options.create_graph, || {
+        for (done, &i) in order.iter().rev().enumerate() {
+            let i = i as usize;
+            let Some((node, op)) = &nodes[i] else {
+                continue;
+            };
             let Some(grad) = pending.remove(node.id()) else {
                 continue;
             };
-            let Some(op) = node.op() else {
-                result.insert_id(node.id(), grad);
-                continue;
-            };
-            // The rule's own ops are not checked as forward ops: a non-finite gradient is
-            // reported as this op's, in the backward pass.
-            let anomaly = crate::is_anomaly_enabled();
-            let grads = if anomaly {
-                crate::mode::with_anomaly(false, || input_grads(op, node, &grad))?
-            } else {
-                input_grads(op, node, &grad)?
-            };
-            for (input, input_grad) in op.inputs().into_iter().zip(grads) {
-                if let Some(input_grad) = input_grad {
-                    if anomaly {
-                        let values = input_grad.to_vec();
-                        crate::mode::check_finite(op.name(), "backward", input.shape(), values)?;
+            match op {
+                None => result.insert_id(node.id(), grad),
+                Some(op) => {
+                    if let Err(e) = propagate(op, node, &grad, &mut pending, options.create_graph) {
+                        if !retain {
+                            // Released as far as the pass got; the rest can be walked again.
+                            let left = order.len() - done;
+                            let rest = order[..left].iter().map(|&i| i as usize);
+                            restore(rest.filter_map(|i| nodes[i].take()));
+                        }
+                        return Err(e);
                     }
-                    debug_assert_eq!(input_grad.shape(), input.shape(), "rule of {}", op.name());
-                    accumulate(&mut pending, input, input_grad, create_graph)?;
                 }
             }
+            nodes[i] = None;
         }
         Ok(result)
     })
 }
 
-/// The tracked nodes reachable from `root`, every node after all of its inputs. Iterative, so
-/// deep graphs cannot overflow the stack; untracked inputs are not entered, which prunes
-/// every branch that reaches no leaf requiring grad.
-fn topological_order<T: Element>(root: &Tensor<T>) -> SmallVec<[&Tensor<T>; 16]> {
-    // References, not clones: every node is owned through `root`, which outlives the pass, and
-    // cloning meant two atomic reference-count updates per node.
-    let mut order = SmallVec::new();
-    let mut visited: SmallIdMap<()> = SmallIdMap::default();
-    // (node, whether its inputs have been pushed)
-    let mut stack: SmallVec<[(&Tensor<T>, bool); 16]> = smallvec![(root, false)];
-    while let Some((node, expanded)) = stack.pop() {
-        if expanded {
-            order.push(node);
-            continue;
+/// Runs the rule of `op` (the operation that made `node`) on `grad`, and adds each input's
+/// gradient to its pending one.
+fn propagate<T: Element>(
+    op: &Op<T>,
+    node: &Tensor<T>,
+    grad: &Tensor<T>,
+    pending: &mut SmallIdMap<Tensor<T>>,
+    create_graph: bool,
+) -> Result<()> {
+    // The rule's own ops are not checked as forward ops: a non-finite gradient is reported
+    // as this op's, in the backward pass.
+    let anomaly = crate::is_anomaly_enabled();
+    let grads = if anomaly {
+        crate::mode::with_anomaly(false, || input_grads(op, node, grad))?
+    } else {
+        input_grads(op, node, grad)?
+    };
+    for (input, input_grad) in op.inputs().into_iter().zip(grads) {
+        if let Some(input_grad) = input_grad {
+            if anomaly {
+                let values = input_grad.to_vec();
+                crate::mode::check_finite(op.name(), "backward", input.shape(), values)?;
+            }
+            debug_assert_eq!(input_grad.shape(), input.shape(), "rule of {}", op.name());
+            accumulate(pending, input, input_grad, create_graph)?;
         }
+    }
+    Ok(())
+}
+
+/// A node of the graph being walked, with its operation taken out of it (or a copy of the
+/// operation, when the graph is kept); `None` for a leaf.
+type Entry<T> = (Tensor<T>, Option<Op<T>>);
+
+/// The graph reachable from a backward pass's root: its nodes in the order they were found,
+/// and their indices with every node after all of its inputs.
+struct Walk<T: Element> {
+    nodes: SmallVec<[Option<Entry<T>>; 16]>,
+    order: SmallVec<[u32; 16]>,
+}
+
+/// The tracked nodes reachable from `root` (see [`Walk`]), each with its operation: taken out
+/// of the node, which releases the graph, or cloned when `retain`. Iterative, so deep graphs
+/// cannot overflow the stack; untracked inputs are not entered, which prunes every branch
+/// that reaches no leaf requiring grad.
+///
+/// # Errors
+/// When a node's graph was released by an earlier pass, or a leaf is a parameter's old
+/// value; the operations taken so far are then put back, so the graph is as it was.
+fn collect<T: Element>(
+    root: &Tensor<T>,
+    retain: bool,
+    name: &'static str,
+    walk: &mut Walk<T>,
+) -> Result<()> {
+    enum Visit<T: Element> {
+        Enter(Tensor<T>),
+        /// All inputs of the node at this index are in the order.
+        Exit(u32),
+    }
+    let mut visited: SmallIdMap<()> = SmallIdMap::default();
+    let mut stack: SmallVec<[Visit<T>; 16]> = smallvec![Visit::Enter(root.clone())];
+    while let Some(visit) = stack.pop() {
+        let node = match visit {
+            Visit::Exit(i) => {
+                walk.order.push(i);
+                continue;
+            }
+            Visit::Enter(node) => node,
+        };
         if visited.contains(node.id()) {
             continue;
         }
         visited.insert_new(node.id(), ());
-        stack.push((node, true));
-        if let Some(op) = node.op() {
-            let inputs = op.inputs().into_iter();
-            let unvisited =
-                inputs.filter(|input| input.is_tracked() && !visited.contains(input.id()));
-            stack.extend(unvisited.map(|input| (input, false)));
+        let op = if retain {
+            node.op().clone()
+        } else {
+            node.op().take()
+        };
+        if let Err(e) = walkable(&node, op.as_ref(), name) {
+            if !retain {
+                restore(walk.nodes.drain(..).flatten());
+            }
+            return Err(e);
+        }
+        // Popped after every input is in the order.
+        let index = u32::try_from(walk.nodes.len()).expect("internal: under 2^32 graph nodes");
+        stack.push(Visit::Exit(index));
+        if let Some(op) = &op {
+            for input in op.inputs() {
+                // Every version of a parameter has the parameter's id, so an old version
+                // would be skipped as visited once the current one is: each is checked here.
+                if input.is_retired() {
+                    let e = stale(input, name);
+                    if !retain {
+                        restore(
+                            walk.nodes
+                                .drain(..)
+                                .flatten()
+                                .chain([(node, Some(op.clone()))]),
+                        );
+                    }
+                    return Err(e);
+                }
+                if input.is_tracked() && !visited.contains(input.id()) {
+                    stack.push(Visit::Enter(input.clone()));
+                }
+            }
+        }
+        walk.nodes.push(Some((node, op)));
+    }
+    Ok(())
+}
+
+/// Whether a backward pass may go through `node`, whose operation (if any) is `op`.
+fn walkable<T: Element>(node: &Tensor<T>, op: Option<&Op<T>>, name: &'static str) -> Result<()> {
+    if op.is_none() && node.was_recorded() {
+        return Err(TensorError::GraphReleased {
+            op: name,
+            node: node.op_name().unwrap_or("operation"),
+            shape: node.shape().to_vec(),
+        });
+    }
+    if node.is_retired() {
+        return Err(stale(node, name));
+    }
+    Ok(())
+}
+
+/// The error for a backward pass that reaches `node`, a parameter's replaced value.
+fn stale<T: Element>(node: &Tensor<T>, name: &'static str) -> TensorError {
+    TensorError::StaleParameter {
+        op: name,
+        shape: node.shape().to_vec(),
+    }
+}
+
+/// Puts operations taken out of their nodes back.
+fn restore<T: Element>(entries: impl IntoIterator<Item = Entry<T>>) {
+    for (node, op) in entries {
+        if let Some(op) = op {
+            *node.op() = Some(op);
         }
     }
-    order
 }
 
 /// Adds `grad` to the pending gradient of `input`. The first gradient is stored as it is; a
@@ -246,11 +472,11 @@ fn fused<T: Element>(
     Ok(Tensor::constant(data, Layout::contiguous(g.shape())))
 }
 
-/// The linear rule when nothing is recorded: `dX = G Wᵀ` and `dW = Xᵀ G` straight from the
-/// matmul kernel on transposed layouts, with no view tensors or matmul ops in between (on a
-/// tiny graph those were a quarter of the backward pass). `None` when the input or the
-/// gradient is laid out so that flattening it to rows needs a copy: the general rule then
-/// does that.
+/// The linear rule when nothing is recorded, and the matmul rule for two matrices (a linear
+/// without bias): `dX = G Wᵀ` and `dW = Xᵀ G` straight from the matmul kernel on transposed
+/// layouts, with no view tensors or matmul ops in between (on a tiny graph those were a
+/// quarter of the backward pass). `None` when the input or the gradient is laid out so that
+/// flattening it to rows needs a copy: the general rule then does that.
 fn linear_grads_fused<T: Element>(
     input: &Tensor<T>,
     weight: &Tensor<T>,
@@ -516,7 +742,16 @@ fn input_grads<T: Element>(
             binary(pred, target, &slope, &|| slope()?.try_neg())
         }
         // d (a · b) = g · bᵀ, aᵀ · g
-        Op::Matmul(a, b) => binary(a, b, &|| g.try_matmul(&b.t()), &|| a.t().try_matmul(g)),
+        Op::Matmul(a, b) => {
+            if !recording()
+                && a.ndim() == 2
+                && b.ndim() == 2
+                && let Some(out) = linear_grads_fused(a, b, None, g, a.shape()[0])?
+            {
+                return Ok(out);
+            }
+            binary(a, b, &|| g.try_matmul(&b.t()), &|| a.t().try_matmul(g))
+        }
         // d linear(x, W, b) = g · Wᵀ, xᵀ · g over all rows, Σ_rows g
         Op::Linear {
             input,

@@ -75,6 +75,25 @@ pub enum TensorError {
         /// The first non-finite value found.
         value: f64,
     },
+    /// A backward pass reached a result whose graph an earlier backward pass released (see
+    /// [`Tensor::backward`](crate::Tensor::backward)).
+    GraphReleased {
+        /// The backward call that failed.
+        op: &'static str,
+        /// The operation whose recorded inputs are gone.
+        node: &'static str,
+        /// The shape of that operation's result.
+        shape: Vec<usize>,
+    },
+    /// A backward pass reached an old value of a parameter: an update (an optimizer step,
+    /// [`Parameter::update`](crate::Parameter::update) or
+    /// [`Parameter::set`](crate::Parameter::set)) replaced it after the graph was built.
+    StaleParameter {
+        /// The backward call that failed.
+        op: &'static str,
+        /// The parameter's shape.
+        shape: Vec<usize>,
+    },
     /// An argument outside the operation's domain (a bad index, step, range or count).
     InvalidArgument {
         /// The operation that failed.
@@ -93,6 +112,8 @@ impl TensorError {
             | TensorError::DimOutOfRange { op, .. }
             | TensorError::NotOneElement { op, .. }
             | TensorError::NotTracked { op }
+            | TensorError::GraphReleased { op, .. }
+            | TensorError::StaleParameter { op, .. }
             | TensorError::InvalidArgument { op, .. }
             | TensorError::OutOfMemory { op, .. }
             | TensorError::NonFinite { op, .. } => op,
@@ -167,6 +188,20 @@ impl fmt::Display for TensorError {
                 f,
                 "{op}: the tensor is not part of a graph (no input requires grad, or it was \
                  computed under no_grad)"
+            ),
+            TensorError::GraphReleased { op, node, shape } => write!(
+                f,
+                "{op}: the graph behind this tensor was released by an earlier backward pass \
+                 (at the {node} of shape {shape:?}); pass retain_graph to the first backward \
+                 (backward_retain_graph) to backpropagate through a graph more than once, or \
+                 run the forward pass again"
+            ),
+            TensorError::StaleParameter { op, shape } => write!(
+                f,
+                "{op}: the graph uses an old value of a parameter of shape {shape:?}, replaced \
+                 by an update (an optimizer step or Parameter::set) after the graph was built; \
+                 run the forward pass again with the parameter's current value, or detach() \
+                 the old value to use it as a constant"
             ),
             TensorError::InvalidArgument { op, message } => write!(f, "{op}: {message}"),
             TensorError::NonFinite {

@@ -12,6 +12,7 @@
 
 use std::fmt;
 
+use crate::backprop::BackwardOptions;
 use crate::error::{Result, TensorError};
 use crate::mode::enable_grad;
 use crate::tensor::Tensor;
@@ -263,7 +264,10 @@ where
         for o in 0..n_out {
             let mut seed = vec![0.0; n_out];
             seed[o] = 1.0;
-            let grads = y.try_backward_with(&Tensor::from_vec(seed, &out_shape)?)?;
+            // The graph is kept for the next output element's pass.
+            let keep = BackwardOptions::new().retain_graph(o + 1 < n_out);
+            let seed = Tensor::from_vec(seed, &out_shape)?;
+            let grads = y.try_backward_with_options(Some(&seed), keep)?;
             for (i, x) in leaves.iter().enumerate() {
                 if let Some(g) = grads.get(x) {
                     let n_i = x.numel();

@@ -19,7 +19,8 @@ use crate::tensor::{Tensor, TensorId};
 
 /// The graph behind `tensor` in DOT: one node per recorded operation (its name and output
 /// shape), per leaf that receives gradients (highlighted), and per constant input; edges point
-/// from inputs to the operations that use them.
+/// from inputs to the operations that use them. An operation whose graph a backward pass
+/// has released shows as released, without its inputs.
 pub fn to_dot<T: Element>(tensor: &Tensor<T>) -> String {
     to_dot_named(tensor, &[])
 }
@@ -41,10 +42,17 @@ pub fn to_dot_named<T: Element>(tensor: &Tensor<T>, names: &[(String, TensorId)]
         next += 1;
         let id = number[&node.id()];
         let shape = format!("{:?}", node.shape());
-        let (label, style) = match (node.op(), names.get(&node.id())) {
-            (Some(op), _) => (
-                format!("{}\\n{shape}", op.name()),
-                "shape=box, style=rounded",
+        let inputs: Vec<Tensor<T>> = match &*node.op() {
+            Some(op) => op.inputs().into_iter().cloned().collect(),
+            None => Vec::new(),
+        };
+        let (label, style) = match (node.op_name(), names.get(&node.id())) {
+            (Some(name), _) if node.has_graph() => {
+                (format!("{name}\\n{shape}"), "shape=box, style=rounded")
+            }
+            (Some(name), _) => (
+                format!("{name}\\n{shape}\\nreleased by backward"),
+                "shape=box, style=\"rounded,dashed\"",
             ),
             (None, Some(name)) if node.requires_grad() => (
                 format!("{name}\\n{shape}\\nreceives gradient"),
@@ -60,14 +68,11 @@ pub fn to_dot_named<T: Element>(tensor: &Tensor<T>, names: &[(String, TensorId)]
             ),
         };
         let _ = writeln!(nodes, "  n{id} [label=\"{label}\", {style}];");
-        let Some(op) = node.op() else {
-            continue;
-        };
-        for input in op.inputs() {
+        for input in inputs {
             let seen = number.len();
             let input_id = *number.entry(input.id()).or_insert(seen);
             if input_id == seen {
-                queue.push(input.clone());
+                queue.push(input);
             }
             let _ = writeln!(edges, "  n{input_id} -> n{id};");
         }

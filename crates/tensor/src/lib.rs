@@ -25,6 +25,56 @@
 //!
 //! Every operation that can fail has a `try_` form returning [`TensorError`]; the plain form
 //! and the operators panic with the same message at the caller's line.
+//!
+//! # The graph's lifetime
+//!
+//! A recorded result holds its inputs, the values its gradient rule needs, until its graph
+//! is released. The rules, which follow PyTorch's:
+//!
+//! - **A backward pass releases the graph it walks**, as it walks it: each operation lets go
+//!   of its inputs once its gradient rule has run, so activations are freed during the pass
+//!   and parameters are no longer held by the graph. Every tensor keeps its own value
+//!   (`loss.item()` works after the pass), and [`Tensor::has_graph`] tells whether its graph
+//!   is still there. A second pass through a released result fails with
+//!   [`TensorError::GraphReleased`], naming the operation, before it changes anything.
+//! - **To backpropagate more than once**, keep the graph:
+//!   [`backward_retain_graph`](Tensor::backward_retain_graph), or
+//!   [`BackwardOptions::retain_graph`]. [`backward_create_graph`](Tensor::backward_create_graph)
+//!   always keeps it, because the gradients' own graph runs through it.
+//! - **A parameter is updated in place** ([`Parameter::update`], which the optimizers use)
+//!   when nothing else holds its value, as after a backward pass. Otherwise (a kept graph, a
+//!   graph not yet backpropagated, a held clone of [`Parameter::tensor`]) the update goes to a
+//!   copy: whoever holds the old value keeps seeing the old values, and the old value is
+//!   marked as replaced. A backward pass that reaches a replaced value fails with
+//!   [`TensorError::StaleParameter`] before it changes anything: a gradient is never
+//!   computed at values a parameter no longer has, nor from a mix of old and new values.
+//! - **No tensor changes once another handle can see it**: in-place writes (a parameter's
+//!   update, a bias added into a matrix product nothing else holds, a gradient accumulated
+//!   into a buffer the pass owns) happen only on buffers no one else can read.
+//!
+//! So the loop a PyTorch user writes runs without copying a parameter:
+//!
+//! ```
+//! use tensor::{Parameter, Tensor};
+//! let w = Parameter::new(Tensor::<f32>::from_vec(vec![0.5, -0.5], &[2, 1])?);
+//! let x = Tensor::<f32>::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 2])?;
+//! let mut total = 0.0;
+//! for _ in 0..3 {
+//!     let loss = x.matmul(&w.tensor()).square().mean();
+//!     let grads = loss.backward(); // releases the graph, and with it the graph's hold on w
+//!     let g = grads.get(&w).unwrap().to_vec();
+//!     w.update(|w| w.iter_mut().zip(&g).for_each(|(w, g)| *w -= 0.01 * g)); // in place
+//!     total += loss.item(); // the loss keeps its value
+//!     assert!(loss.try_backward().is_err()); // its graph is gone
+//! }
+//! # assert!(total > 0.0);
+//! # Ok::<(), tensor::TensorError>(())
+//! ```
+//!
+//! # Threads
+//!
+//! Large operations run on the threads of [`threads`], the calling thread among them; no
+//! setup is needed, and results do not depend on the number of threads.
 
 // Library code never unwraps: an error is returned, or an internal invariant is named in
 // an `expect("internal: ...")`.
@@ -48,6 +98,7 @@ mod storage;
 mod tensor;
 pub mod threads;
 
+pub use backprop::BackwardOptions;
 pub use element::{DType, Element};
 pub use error::{Result, TensorError};
 pub use gradcheck::{GradcheckError, GradcheckMode, GradcheckOptions, gradcheck, gradgradcheck};

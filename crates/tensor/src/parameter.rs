@@ -21,8 +21,17 @@ impl ParamId {
 /// requires grad.
 ///
 /// Every version of the value, before and after updates, is a leaf with the same
-/// [`TensorId`], so a gradient computed from any of them is found under the parameter:
-/// `grads.get(&param)`. A graph built before an update keeps the values it saw.
+/// [`TensorId`], so a gradient is found under the parameter: `grads.get(&param)`.
+///
+/// An update ([`update`](Parameter::update), which optimizers use) writes in place when
+/// nothing else holds the value: after a backward pass, which releases the graph, that is the
+/// usual case. When something does (a graph kept with `backward_retain_graph` or not yet
+/// backpropagated, a clone of [`tensor`](Parameter::tensor)), the update goes to a copy:
+/// the holder keeps the old values, and the old value is marked as replaced, so that a
+/// backward pass through it fails with
+/// [`TensorError::StaleParameter`](crate::TensorError::StaleParameter) instead of
+/// computing a gradient at values the parameter no longer has (or mixing old and new ones).
+/// [`set`](Parameter::set) replaces the value the same way.
 ///
 /// ```
 /// use tensor::{Parameter, Tensor};
@@ -130,14 +139,16 @@ impl<T: Element> Parameter<T> {
                 ),
             ));
         }
+        guard.retire();
         *guard = value.leaf_with_id(self.inner.id);
         Ok(())
     }
 
     /// Updates the elements (row-major) with `f`. In place when nothing else holds the value
-    /// (no clone of [`tensor`](Parameter::tensor), no live graph): no allocation. Otherwise
-    /// the update goes to a copy, so holders of the old value (a graph awaiting backward, say)
-    /// keep what they saw.
+    /// (no clone of [`tensor`](Parameter::tensor), no graph that still holds it): no
+    /// allocation. Otherwise the update goes to a copy, so holders of the old value keep
+    /// what they saw, and the old value is marked as replaced: a backward pass that reaches
+    /// it fails with [`TensorError::StaleParameter`](crate::TensorError::StaleParameter).
     pub fn update(&self, f: impl FnOnce(&mut [T])) {
         let mut guard = self.write();
         if let Some(data) = guard.unique_data_mut() {
@@ -146,7 +157,23 @@ impl<T: Element> Parameter<T> {
         }
         let mut data = guard.to_vec();
         f(&mut data);
+        guard.retire();
         *guard = Tensor::leaf_from_vec(data, guard.shape(), self.inner.id);
+    }
+
+    /// Whether the next [`update`](Parameter::update) can write in place: nothing but this
+    /// parameter holds its value.
+    ///
+    /// ```
+    /// use tensor::{Parameter, Tensor};
+    /// let w = Parameter::new(Tensor::<f32>::ones(&[3]));
+    /// let loss = (w.tensor() * 2.0).sum();
+    /// assert!(!w.is_unshared()); // the graph holds the value
+    /// let _grads = loss.backward(); // ... until backward releases it
+    /// assert!(w.is_unshared());
+    /// ```
+    pub fn is_unshared(&self) -> bool {
+        self.write().unique_data_mut().is_some()
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Tensor<T>> {

@@ -1,7 +1,7 @@
 //! The tensor handle: identity, storage, layout and the operation that made it.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use smallvec::SmallVec;
 
@@ -36,10 +36,17 @@ pub(crate) struct Inner<T: Element> {
     id: TensorId,
     storage: Storage<T>,
     layout: Layout,
-    /// The recorded operation; `None` for leaves and for results nothing tracked reaches.
-    op: Option<Op<T>>,
+    /// The recorded operation while its graph lives: `None` for leaves, for results nothing
+    /// tracked reaches, and for results whose graph a backward pass has released. A lock,
+    /// because a backward pass takes the operation out of a tensor others may hold.
+    op: Mutex<Option<Op<T>>>,
+    /// The name of the recorded operation, if one was recorded; kept after the release.
+    op_name: Option<&'static str>,
     /// A leaf whose gradient `backward` reports.
     requires_grad: bool,
+    /// Set on an old value of a [`Parameter`](crate::Parameter) when an update or a
+    /// `set` replaced it: a backward pass that reaches it is refused.
+    retired: AtomicBool,
 }
 
 /// The identity of a tensor, the key of its gradient in [`Gradients`](crate::Gradients).
@@ -68,6 +75,7 @@ impl<T: Element> Clone for Tensor<T> {
 
 // Internal construction and access.
 impl<T: Element> Tensor<T> {
+    #[inline(always)]
     pub(crate) fn build(
         id: TensorId,
         storage: Storage<T>,
@@ -80,8 +88,10 @@ impl<T: Element> Tensor<T> {
                 id,
                 storage,
                 layout,
-                op,
+                op_name: op.as_ref().map(Op::name),
+                op: Mutex::new(op),
                 requires_grad,
+                retired: AtomicBool::new(false),
             }),
         }
     }
@@ -146,8 +156,28 @@ impl<T: Element> Tensor<T> {
         &self.inner.layout
     }
 
-    pub(crate) fn op(&self) -> Option<&Op<T>> {
-        self.inner.op.as_ref()
+    /// The recorded operation, locked: `None` for a leaf, an untracked result or a released
+    /// graph. Do not lock another tensor's operation while holding it.
+    pub(crate) fn op(&self) -> MutexGuard<'_, Option<Op<T>>> {
+        // Taking an operation out or putting it back cannot be interrupted half-way, so a
+        // poisoned lock still holds a whole value.
+        self.inner.op.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether an operation was recorded for this tensor (even if a backward pass has since
+    /// released it).
+    pub(crate) fn was_recorded(&self) -> bool {
+        self.inner.op_name.is_some()
+    }
+
+    /// Marks this old value of a parameter as replaced (see [`Inner::retired`]).
+    pub(crate) fn retire(&self) {
+        self.inner.retired.store(true, Ordering::Release);
+    }
+
+    /// Whether this is an old value of a parameter that an update replaced.
+    pub(crate) fn is_retired(&self) -> bool {
+        self.inner.retired.load(Ordering::Acquire)
     }
 
     /// The storage and layout, as the kernels read them.
@@ -161,7 +191,7 @@ impl<T: Element> Tensor<T> {
     /// Whether gradients flow through this tensor: a leaf that requires grad, or a recorded
     /// result.
     pub(crate) fn is_tracked(&self) -> bool {
-        self.inner.requires_grad || self.inner.op.is_some()
+        self.inner.requires_grad || self.inner.op_name.is_some()
     }
 
     /// Mutable access to the elements when this handle is the only one on the tensor and its
@@ -174,6 +204,44 @@ impl<T: Element> Tensor<T> {
             return None;
         }
         inner.storage.unique_mut()
+    }
+}
+
+impl<T: Element> Tensor<T> {
+    /// The elements and the recorded operation of a tensor this handle alone owns (storage
+    /// included, laid out over the whole storage in order), to rewrite both in place: the
+    /// operation with its name, which must describe the new values. `None` when anything
+    /// else shares it.
+    pub(crate) fn unique_parts_mut(&mut self) -> Option<(&mut [T], OpSlot<'_, T>)> {
+        let inner = Arc::get_mut(&mut self.inner)?;
+        let covers_all = inner.layout.contiguous_range() == Some(0..inner.storage.as_slice().len());
+        if !covers_all {
+            return None;
+        }
+        let data = inner.storage.unique_mut()?;
+        let op = OpSlot {
+            op: inner.op.get_mut().unwrap_or_else(PoisonError::into_inner),
+            name: &mut inner.op_name,
+        };
+        Some((data, op))
+    }
+}
+
+/// The recorded operation of a tensor being rewritten in place, with its name.
+pub(crate) struct OpSlot<'a, T: Element> {
+    op: &'a mut Option<Op<T>>,
+    name: &'a mut Option<&'static str>,
+}
+
+impl<T: Element> OpSlot<'_, T> {
+    pub(crate) fn get(&self) -> Option<&Op<T>> {
+        self.op.as_ref()
+    }
+
+    /// Replaces the operation; its name goes with it.
+    pub(crate) fn replace(&mut self, op: Op<T>) -> Option<Op<T>> {
+        *self.name = Some(op.name());
+        self.op.replace(op)
     }
 }
 
@@ -285,12 +353,30 @@ impl<T: Element> Tensor<T> {
 
     /// Whether this tensor was not computed by a recorded operation.
     pub fn is_leaf(&self) -> bool {
-        self.inner.op.is_none()
+        self.inner.op_name.is_none()
     }
 
-    /// The name of the operation that made this tensor, if it was recorded.
+    /// The name of the operation that made this tensor, if it was recorded (also after a
+    /// backward pass released the graph).
     pub fn op_name(&self) -> Option<&'static str> {
-        self.inner.op.as_ref().map(Op::name)
+        self.inner.op_name
+    }
+
+    /// Whether the graph behind this tensor can still be backpropagated: it is a leaf, or
+    /// its recorded operation has not been released by a backward pass (see
+    /// [`backward`](Tensor::backward)).
+    ///
+    /// ```
+    /// use tensor::Tensor;
+    /// let x = Tensor::<f64>::scalar(2.0).require_grad();
+    /// let y = &x * &x;
+    /// assert!(y.has_graph());
+    /// let _ = y.backward();
+    /// assert!(!y.has_graph()); // released: y's value stays, a second backward is refused
+    /// assert_eq!(y.item(), 4.0);
+    /// ```
+    pub fn has_graph(&self) -> bool {
+        !self.was_recorded() || self.op().is_some()
     }
 
     /// A leaf with the same values that receives gradients: `backward` reports its gradient.
@@ -334,7 +420,7 @@ impl<T: Element> Tensor<T> {
 /// explicit stack.
 impl<T: Element> Drop for Inner<T> {
     fn drop(&mut self) {
-        let Some(op) = self.op.take() else {
+        let Some(op) = take_op(&mut self.op) else {
             return;
         };
         // Inline room for the usual graph: a drop allocates nothing until a graph branches
@@ -343,10 +429,15 @@ impl<T: Element> Drop for Inner<T> {
         while let Some(mut tensor) = pending.pop() {
             // Only a sole owner may take the operation apart; shared inputs stay alive.
             if let Some(inner) = Arc::get_mut(&mut tensor.inner)
-                && let Some(op) = inner.op.take()
+                && let Some(op) = take_op(&mut inner.op)
             {
                 pending.extend(op.into_inputs());
             }
         }
     }
+}
+
+/// The operation out of a tensor being dropped (no lock needed: it is the only owner).
+fn take_op<T: Element>(op: &mut Mutex<Option<Op<T>>>) -> Option<Op<T>> {
+    op.get_mut().unwrap_or_else(PoisonError::into_inner).take()
 }

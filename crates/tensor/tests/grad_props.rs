@@ -320,6 +320,30 @@ proptest! {
     }
 
     #[test]
+    fn textbook_layer_grad_matches_finite_difference(
+        (x, w, b) in (1usize..=4, 1usize..=3, 1usize..=3).prop_flat_map(|(rows, inputs, outputs)| {
+            (tensor(vec![rows, inputs], -2.0, 2.0), tensor(vec![inputs, outputs], -2.0, 2.0), tensor(vec![outputs], -2.0, 2.0))
+        }),
+        row_bias in any::<bool>(),
+        bias_first in any::<bool>(),
+        transpose_weight in any::<bool>(),
+        seed in any::<u64>(),
+    ) {
+        // x.matmul(&w) + &b on an owned product: recorded as one linear (forward, and both
+        // of its rules: the fused one for first order, the recorded one for second order).
+        check_op(&[x, w, b], seed, |xs| {
+            let weight = if transpose_weight { xs[1].t().try_mul(&Tensor::scalar(1.0))?.t() } else { xs[1].clone() };
+            let bias = if row_bias { xs[2].try_unsqueeze(0)? } else { xs[2].clone() };
+            let product = xs[0].try_matmul(&weight)?;
+            let sum = if bias_first { bias + product } else { product + &bias };
+            if sum.requires_grad() {
+                assert_eq!(sum.op_name(), Some("linear"));
+            }
+            Ok(sum)
+        })?;
+    }
+
+    #[test]
     fn movement_grads_match_finite_difference(
         x in shape(3).prop_flat_map(|s| tensor(s, -2.0, 2.0)),
         perm_seed in any::<u64>(),

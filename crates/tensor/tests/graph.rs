@@ -29,15 +29,26 @@ fn diamond_sums_both_paths() {
 }
 
 #[test]
-fn backward_twice_gives_equal_stores() {
+fn backward_twice_needs_the_graph_kept() {
     let x = leaf(&[1.0, -2.0, 3.0]);
     let loss = (x.sigmoid() * &x).sum();
-    let first = loss.backward();
+    // Kept by the first pass, the graph gives an equal store the second time, and is
+    // released by that one.
+    let first = loss.backward_retain_graph();
     let second = loss.backward();
     assert_eq!(first.len(), second.len());
     assert_eq!(
         first.get(&x).unwrap().to_vec(),
         second.get(&x).unwrap().to_vec()
+    );
+    let err = loss.try_backward().unwrap_err();
+    assert_eq!(
+        err,
+        TensorError::GraphReleased {
+            op: "backward",
+            node: "sum",
+            shape: vec![],
+        }
     );
 }
 
@@ -144,7 +155,8 @@ fn grad_of_grad_and_hessian_vector_product() {
         g.requires_grad(),
         "create_graph gradients are differentiable"
     );
-    let hv = (g * &v).sum().backward();
+    // The gradient's graph runs through f's: kept, so that it can be walked again below.
+    let hv = (g * &v).sum().backward_retain_graph();
     assert_eq!(hv.get(&x).unwrap().to_vec(), vec![6.0, -24.0, -12.0]);
     // Third order: d/dx sum(6x) = 6
     let second = g.sum().backward_create_graph();
@@ -160,16 +172,25 @@ fn plain_backward_gradients_are_not_tracked() {
 }
 
 #[test]
-fn parameter_gradient_survives_updates() {
+fn an_update_under_a_live_graph_copies_and_the_old_graph_refuses_backward() {
     let p = Parameter::new(Tensor::<f64>::from_vec(vec![1.0, 2.0], &[2]).unwrap());
     let before = p.tensor();
     let loss = before.square().sum(); // d/dp = 2p
     p.update(|data| data.iter_mut().for_each(|v| *v += 10.0));
-    // The graph holds the old value, so the update went to a copy and backward still sees
-    // the values the forward pass used.
-    assert_eq!(loss.backward().get(&p).unwrap().to_vec(), vec![2.0, 4.0]);
+    // The graph holds the old value, so the update went to a copy: the graph and `before`
+    // keep the values the forward pass used...
     assert_eq!(p.tensor().to_vec(), vec![11.0, 12.0]);
     assert_eq!(before.to_vec(), vec![1.0, 2.0]);
+    assert_eq!(loss.item(), 5.0);
+    // ...but a gradient at values the parameter no longer has is refused.
+    let err = loss.try_backward().unwrap_err();
+    assert_eq!(
+        err,
+        TensorError::StaleParameter {
+            op: "backward",
+            shape: vec![2],
+        }
+    );
     // The new value is found under the same key.
     let loss = p.tensor().square().sum();
     assert_eq!(loss.backward().get(&p).unwrap().to_vec(), vec![22.0, 24.0]);

@@ -15,6 +15,11 @@ impl<T: Element> Tensor<T> {
     /// slowly (a `g · Wᵀ` with few rows goes through a column-major copy of `g`). Derivatives:
     /// `g · rhsᵀ` for the left operand and `lhsᵀ · g` for the right.
     ///
+    /// The textbook layer `x.matmul(&w) + &b` costs what [`linear`](Tensor::linear) does:
+    /// adding a row `[n]` (or `[1, n]`) to an owned product of two matrices that nothing else
+    /// holds writes it into the product's buffer, with the bits `+` gives, and records the
+    /// two as one `linear` operation (so `graph::to_dot` shows a `linear`).
+    ///
     /// ```
     /// use tensor::Tensor;
     /// let a = Tensor::<f32>::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 2])?;
@@ -165,3 +170,90 @@ impl<T: Element> Tensor<T> {
         Tensor::from_op(data, &out_shape, op)
     }
 }
+
+impl<T: Element> Tensor<T> {
+    /// `self + row` for an owned matrix `self` (`[m, n]`) and a row `[n]` or `[1, n]`,
+    /// written into `self`'s own buffer when nothing else holds it: the textbook layer
+    /// `x.matmul(&w) + &b` then costs what [`linear`](Tensor::linear) does, with no second
+    /// buffer and no second recorded operation. The values are those of [`add`](Tensor::add)
+    /// to the last bit (each element is `product + row[j]`, as there). When recorded, the
+    /// product of `x` and `w` becomes one `linear` operation with `row` as its bias, whose
+    /// gradient rule is the matmul's and the broadcast add's in one.
+    ///
+    /// Gives `self` back when the route does not apply: another shape, a shared buffer, a
+    /// recorded `self` that is not a product of two matrices, or anomaly detection on (which
+    /// checks each result under its own operation's name).
+    pub(crate) fn add_row_in_place(mut self, row: &Tensor<T>) -> std::result::Result<Self, Self> {
+        let &[_, n] = self.shape() else {
+            return Err(self);
+        };
+        let fits = matches!(*row.shape(), [len] | [1, len] if len == n);
+        if !fits || crate::is_anomaly_enabled() {
+            return Err(self);
+        }
+        let record = crate::is_grad_enabled() && (self.is_tracked() || row.is_tracked());
+        let product_of_matrices = |op: Option<&Op<T>>| matches!(op, Some(Op::Matmul(a, b)) if a.ndim() == 2 && b.ndim() == 2);
+        // An unrecorded sum may overwrite only an untracked matrix: a tracked one is a leaf
+        // or has a rule that may need its values.
+        if !record && self.is_tracked() {
+            return Err(self);
+        }
+        let Ok(values) = row.strided().contiguous("add") else {
+            return Err(self);
+        };
+        let Some((data, mut slot)) = self.unique_parts_mut() else {
+            return Err(self);
+        };
+        if record && !product_of_matrices(slot.get()) {
+            return Err(self);
+        }
+        add_rows(data, &values);
+        if record {
+            let Some(Op::Matmul(input, weight)) = slot.get() else {
+                unreachable!("internal: checked to be a product of two matrices");
+            };
+            let (input, weight) = (input.clone(), weight.clone());
+            let bias = match row.ndim() {
+                1 => row.clone(),
+                _ => row
+                    .try_reshape(&[n])
+                    .expect("internal: a [1, n] row reshapes to [n]"),
+            };
+            slot.replace(Op::Linear {
+                input,
+                weight,
+                bias: Some(bias),
+            });
+        }
+        Ok(self)
+    }
+}
+
+/// `data[i · n + j] += row[j]` for the rows of `data`, `n` being the row's length; on several
+/// threads from [`ROWS_PARALLEL_MIN`] elements (each element is computed alone, so the split
+/// changes nothing).
+fn add_rows<T: Element>(data: &mut [T], row: &[T]) {
+    let n = row.len();
+    let add = |rows: &mut [T]| {
+        for chunk in rows.chunks_exact_mut(n) {
+            for (d, &b) in chunk.iter_mut().zip(row) {
+                *d += b;
+            }
+        }
+    };
+    if data.len() < ROWS_PARALLEL_MIN || n == 0 {
+        return add(data);
+    }
+    let rows_per_piece = (ROWS_PIECE / n).max(1);
+    crate::threads::for_each_chunk_with(
+        crate::threads::Effort::Medium,
+        [data],
+        rows_per_piece * n,
+        &|_, [rows]| add(rows),
+    );
+}
+
+/// From this many elements [`add_rows`] runs on several threads.
+const ROWS_PARALLEL_MIN: usize = 1 << 18;
+/// About this many elements per piece of a parallel [`add_rows`].
+const ROWS_PIECE: usize = 1 << 13;

@@ -21,6 +21,7 @@ use crate::tensor::Tensor;
 /// backward pass needs besides the output. Binary operations see operands of one shape:
 /// broadcasting is recorded before them as [`Op::BroadcastTo`], so that rule is the one place
 /// that sums a gradient back to an input's shape.
+#[derive(Clone)]
 pub(crate) enum Op<T: Element> {
     // Unary, elementwise.
     Neg(Tensor<T>),

@@ -46,8 +46,56 @@ macro_rules! tensor_tensor {
     )*};
 }
 
+/// `+` on tensors, which owned operands let write in place: a matrix product that nothing
+/// else holds takes a bias row into its own buffer (see `add_row_in_place`).
+impl<T: Element> Add<&Tensor<T>> for &Tensor<T> {
+    type Output = Tensor<T>;
+    #[track_caller]
+    fn add(self, rhs: &Tensor<T>) -> Tensor<T> {
+        unwrap(self.try_add(rhs))
+    }
+}
+
+impl<T: Element> Add<Tensor<T>> for &Tensor<T> {
+    type Output = Tensor<T>;
+    #[track_caller]
+    fn add(self, rhs: Tensor<T>) -> Tensor<T> {
+        // Addition commutes to the last bit, so `row + product` may be computed as
+        // `product + row`.
+        match rhs.add_row_in_place(self) {
+            Ok(sum) => sum,
+            Err(rhs) => unwrap(self.try_add(&rhs)),
+        }
+    }
+}
+
+impl<T: Element> Add<&Tensor<T>> for Tensor<T> {
+    type Output = Tensor<T>;
+    #[track_caller]
+    fn add(self, rhs: &Tensor<T>) -> Tensor<T> {
+        match self.add_row_in_place(rhs) {
+            Ok(sum) => sum,
+            Err(lhs) => unwrap(lhs.try_add(rhs)),
+        }
+    }
+}
+
+impl<T: Element> Add<Tensor<T>> for Tensor<T> {
+    type Output = Tensor<T>;
+    #[track_caller]
+    fn add(self, rhs: Tensor<T>) -> Tensor<T> {
+        let lhs = match self.add_row_in_place(&rhs) {
+            Ok(sum) => return sum,
+            Err(lhs) => lhs,
+        };
+        match rhs.add_row_in_place(&lhs) {
+            Ok(sum) => sum,
+            Err(rhs) => unwrap(lhs.try_add(&rhs)),
+        }
+    }
+}
+
 tensor_tensor! {
-    Add, add, try_add;
     Sub, sub, try_sub;
     Mul, mul, try_mul;
     Div, div, try_div;
