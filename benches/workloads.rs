@@ -1,7 +1,8 @@
-//! Criterion benchmarks of the performance issue's workloads (`cargo bench --features bench`;
-//! the feature keeps criterion out of ordinary builds): matmul sizes
-//! (W1), training steps of three networks (W2–W4), elementwise ops contiguous and broadcast,
-//! reductions, backward alone, and anomaly mode on and off. `cargo run --release --example
+//! Criterion benchmarks (`cargo bench --features bench`; the feature keeps criterion out of
+//! ordinary builds): square matmuls (W1), training steps of three networks (W2–W4), each
+//! written three ways (the natural code, `nn` modules, the fastest path; see
+//! `benches/common`), elementwise ops contiguous and broadcast, reductions, backward alone,
+//! and anomaly mode on and off, all with no setup call. `cargo run --release --example
 //! perf_report` prints the same workloads as ratios against the gemm kernel measured in the
 //! same process.
 
@@ -9,14 +10,13 @@ mod common;
 
 use std::hint::black_box;
 
+use common::Way;
 use criterion::{Criterion, criterion_group, criterion_main};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use surefire::tensor::Tensor;
 
 fn w1_matmul(c: &mut Criterion) {
-    // The first group to run: the main thread joins the pool, as perf_report measures it.
-    surefire::tensor::init_thread_pool(0).expect("the first use of the thread pool");
     let mut group = c.benchmark_group("w1_matmul");
     let mut rng = StdRng::seed_from_u64(1);
     for n in [64usize, 256, 1024] {
@@ -30,18 +30,26 @@ fn w1_matmul(c: &mut Criterion) {
 }
 
 fn training_steps(c: &mut Criterion) {
-    let mut w2 = common::w2();
-    c.bench_function("w2_mlp_step", |b| b.iter(|| black_box(w2.step())));
-    let mut w3 = common::w3();
-    c.bench_function("w3_neuron_step", |b| b.iter(|| black_box(w3.step())));
-    let mut group = c.benchmark_group("w4");
-    group.sample_size(20);
-    let mut w4 = common::w4();
-    group.bench_function("w4_wide_step", |b| b.iter(|| black_box(w4.step())));
-    group.finish();
-    let w2 = common::w2();
+    let cases: [Case; 3] = [
+        ("w2_mlp_step", common::w2, 100),
+        ("w3_neuron_step", common::w3, 100),
+        ("w4_wide_step", common::w4, 20),
+    ];
+    for (name, make, samples) in cases {
+        let mut group = c.benchmark_group(name);
+        group.sample_size(samples);
+        for way in Way::ALL {
+            let mut work = make(way);
+            group.bench_function(way.name(), |b| b.iter(|| black_box(work.step())));
+        }
+        group.finish();
+    }
+    let w2 = common::w2(Way::Natural);
     c.bench_function("backward/w2", |b| b.iter(|| black_box(w2.backward_only())));
 }
+
+/// A training workload's group name, constructor and sample count.
+type Case = (&'static str, fn(Way) -> common::MlpStep, usize);
 
 fn elementwise_and_reductions(c: &mut Criterion) {
     let mut rng = StdRng::seed_from_u64(5);

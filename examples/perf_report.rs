@@ -1,13 +1,19 @@
-//! The performance issue's workloads in one command, each as a ratio against a baseline
-//! measured in the same process, in interleaved rounds (a batch of ours, then a batch of the
-//! baseline, nine times), so that load from elsewhere on a shared machine falls on both:
+//! The benchmark workloads in one command, each as a ratio against a baseline measured in the
+//! same process, in interleaved rounds (a batch of each variant, then a batch of the baseline,
+//! nine times), so that load from elsewhere on a shared machine falls on all of them:
 //!
-//! - W1: our `matmul` against the gemm kernel called directly on the same buffers;
-//! - W2–W4: a whole training step (forward, MSE, backward, SGD) against the time the gemm
-//!   kernel alone needs for the same matrix products: the step's matmul efficiency.
-//!
+//! - W1, a square f32 matmul (n = 64, 256, 1024): our `matmul` against the gemm kernel
+//!   called directly on the same buffers, on 1 thread and on the default thread count;
+//! - W2, W3, W4, training steps (forward, MSE, backward, SGD) of three networks, each written
+//!   three ways (the natural code, `nn` modules, the fastest path; see `benches/common`),
+//!   against the time the gemm kernel alone needs for the same matrix products: the step's
+//!   matmul efficiency. W2 is 784-256-256-10 at batch 128, W3 one neuron (4-1) at batch 16,
+//!   W4 1024-1024-1024-10 at batch 256, each with a sigmoid after every layer;
 //! - memory: the peak heap of a W2 step against the bytes of its parameters, activations
 //!   and gradients, counted by a global allocator.
+//!
+//! surefire is used as a program uses it, with no setup call. The gemm baseline runs on
+//! rayon's pool with the calling thread among its threads.
 //!
 //! ```sh
 //! cargo run --release --example perf_report
@@ -21,7 +27,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::{KernelBaseline, MlpStep, paired};
+use common::{KernelBaseline, MlpStep, Way, interleaved};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use surefire::tensor::Tensor;
@@ -62,15 +68,14 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
-/// Peak heap during one W2 step, above what was live before it, against the bytes of the
-/// step's parameters, activations (inputs and every forward result) and gradients.
+/// Peak heap during one W2 step of the natural loop, above what was live before it, against
+/// the bytes of the step's parameters, activations (inputs and every forward result) and
+/// gradients.
 fn memory_report() {
-    use surefire::nn::{Module, mse_loss};
-    use surefire::optim::Optimizer;
-    let mut work = common::w2();
-    // The optimizer's state (none for plain SGD), the thread pool and gemm's per-thread packing
+    let mut work = common::w2(Way::Natural);
+    // The optimizer's state (none for plain SGD), the threads and gemm's per-thread packing
     // buffers exist after these. One step is not always enough for the last: which thread
-    // runs which product varies (work stealing), and a thread's first product of a new shape
+    // runs which part of a product varies, and a thread's first product of a new shape
     // allocates its buffer.
     for _ in 0..5 {
         work.step();
@@ -87,16 +92,12 @@ fn memory_report() {
     surefire::tensor::release_cached_buffers();
     let before = LIVE.load(Ordering::Relaxed);
     PEAK.store(before, Ordering::Relaxed);
-    let loss = mse_loss(&work.model.forward(&work.x), &work.y);
-    // Activations: the inputs, each layer's linear and sigmoid outputs, and the loss.
+    work.step();
+    // Activations: the inputs, each layer's matmul and sigmoid outputs, and the loss.
     let mut activations = f32s(work.x.numel() + work.y.numel()) + f32s(1);
     for pair in work.sizes.windows(2) {
         activations += 2 * f32s(work.batch * pair[1]);
     }
-    let grads = loss.backward();
-    drop(loss);
-    work.opt.step(&grads);
-    drop(grads);
     let peak = PEAK.load(Ordering::Relaxed) - before;
     // What the step holds at its peak: the parameters and the data (live before it) plus
     // everything it allocated.
@@ -104,8 +105,9 @@ fn memory_report() {
     let held = params + data + peak;
     let budget = params + activations + params;
     println!(
-        "Memory, one W2 step: parameters {:.2} MB + data {:.2} MB + peak allocated during the step \
-         {:.2} MB = {:.2} MB;\n  parameters + activations + gradients = {:.2} MB; ratio {:.2} (target <= 1.5)\n",
+        "Memory, one W2 step (natural loop): parameters {:.2} MB + data {:.2} MB + peak \
+         allocated during the step {:.2} MB = {:.2} MB;\n  parameters + activations + \
+         gradients = {:.2} MB; ratio {:.2} (target <= 1.5)\n",
         params as f64 / 1e6,
         data as f64 / 1e6,
         peak as f64 / 1e6,
@@ -115,79 +117,132 @@ fn memory_report() {
     );
 }
 
-fn main() {
-    // The main thread joins the pool (see `init_thread_pool`): the setting this report measures
-    // and recommends. The gemm baseline runs in the same pool.
-    surefire::tensor::init_thread_pool(0).expect("the first use of the thread pool");
-    let threads = rayon::current_num_threads();
+fn matmul_report(batch: Duration) {
     println!(
-        "surefire performance report: f32, {threads} threads (the main thread among them).\n\
-         Each figure is the median of 9 rounds; every round times ours and then the gemm\n\
-         baseline, and the ratio is taken round by round.\n"
-    );
-    let round = Duration::from_millis(400);
-    memory_report();
-
-    println!(
-        "W1 matmul C = A·B, square n     ours     (fastest)    gemm kernel   ours/kernel   GFLOP/s"
+        "W1 matmul C = A·B, square n    threads      ours   (fastest)   gemm kernel   ours/kernel   GFLOP/s"
     );
     let mut rng = StdRng::seed_from_u64(1);
+    let default = surefire::tensor::num_threads();
     for n in [64usize, 256, 1024] {
         let a = Tensor::<f32>::rand_uniform(&[n, n], -1.0, 1.0, &mut rng);
         let b = Tensor::<f32>::rand_uniform(&[n, n], -1.0, 1.0, &mut rng);
-        let mut kernel = KernelBaseline::new(vec![(n, n, n, false, false)]);
-        let t = paired(
-            || drop(std::hint::black_box(a.matmul(&b))),
-            || kernel.run(),
-            round,
-            9,
-        );
-        let gflops = 2.0 * (n * n * n) as f64 / t.ours.as_secs_f64() / 1e9;
-        println!(
-            "  n = {n:<20} {:>9.1} µs ({:>9.1})  {:>9.1} µs  {:>11.3}  {gflops:>8.1}",
-            micros(t.ours),
-            micros(t.fastest),
-            micros(t.baseline),
-            t.ratio
-        );
+        for threads in [1, default] {
+            let shapes = vec![(n, n, n, false, false)];
+            let mut kernel = if threads == 1 {
+                KernelBaseline::single_threaded(shapes)
+            } else {
+                KernelBaseline::new(shapes)
+            };
+            // The default count needs no call; one thread is asked for around the product.
+            let mut ours = || {
+                if threads == 1 {
+                    surefire::tensor::with_num_threads(1, || {
+                        drop(std::hint::black_box(a.matmul(&b)))
+                    });
+                } else {
+                    drop(std::hint::black_box(a.matmul(&b)));
+                }
+            };
+            let rounds = interleaved(&mut [&mut ours, &mut || kernel.run()], batch, 9);
+            let (lo, hi) = rounds.ratio_range(0, 1);
+            let gflops = 2.0 * (n * n * n) as f64 / rounds.median(0).as_secs_f64() / 1e9;
+            println!(
+                "  n = {n:<22} {threads:>3} {:>9.1} µs ({:>7.1})  {:>9.1} µs  {:>6.3} [{lo:.3}, {hi:.3}]  {gflops:>6.1}",
+                micros(rounds.median(0)),
+                micros(rounds.fastest(0)),
+                micros(rounds.median(1)),
+                rounds.ratio(0, 1),
+            );
+        }
     }
+}
 
+fn training_report(batch: Duration) {
     println!(
-        "\nTraining steps                    step     (fastest)   matmuls alone  efficiency  GFLOP/s  target"
+        "\nTraining steps, median of 9 rounds (fastest)    kernel eff.  /fastest   GFLOP/s   target"
     );
     let cases: [Case; 3] = [
-        ("W2 784-256-256-10, batch 128", common::w2, "<= 1.1 ms"),
-        ("W3 4-1, batch 16", common::w3, "<= 2 µs"),
-        ("W4 1024-1024-1024-10, batch 256", common::w4, "<= 15 ms"),
+        ("W2 784-256-256-10, batch 128", common::w2, 1.05),
+        ("W3 4-1, batch 16", common::w3, 1.15),
+        ("W4 1024-1024-1024-10, batch 256", common::w4, 1.05),
     ];
     for (name, make, target) in cases {
-        let mut work = make();
-        let mut kernel = KernelBaseline::new(work.matmuls());
-        let flops = work.matmul_flops();
-        let t = paired(
-            || {
-                work.step();
-            },
-            || kernel.run(),
-            round,
-            9,
-        );
-        let gflops = flops / t.ours.as_secs_f64() / 1e9;
+        let mut works: Vec<MlpStep> = Way::ALL.iter().map(|&way| make(way)).collect();
+        let mut kernel = KernelBaseline::new(works[0].matmuls());
+        let flops = works[0].matmul_flops();
+        let rounds = {
+            let [natural, modules, fastest] = &mut works[..] else {
+                unreachable!("three ways")
+            };
+            interleaved(
+                &mut [
+                    &mut || {
+                        natural.step();
+                    },
+                    &mut || {
+                        modules.step();
+                    },
+                    &mut || {
+                        fastest.step();
+                    },
+                    &mut || kernel.run(),
+                ],
+                batch,
+                9,
+            )
+        };
         println!(
-            "  {name:<32} {:>9.1} µs ({:>9.1})  {:>9.1} µs  {:>10.3}  {gflops:>7.1}  {target}",
-            micros(t.ours),
-            micros(t.fastest),
-            micros(t.baseline),
-            1.0 / t.ratio
+            "  {name}; gemm alone on its products {:.1} µs",
+            micros(rounds.median(3))
         );
+        for (i, way) in Way::ALL.iter().enumerate() {
+            let to_fastest = rounds.ratio(i, 2);
+            let (lo, hi) = rounds.ratio_range(i, 2);
+            let verdict = match way {
+                Way::Natural => format!(
+                    "natural/fastest <= {target}: {}",
+                    if to_fastest <= target {
+                        "met"
+                    } else {
+                        "NOT met"
+                    }
+                ),
+                _ => String::new(),
+            };
+            println!(
+                "    {:<8} {:>10.1} µs ({:>9.1})  {:>10.3}  {:>5.3} [{lo:.3}, {hi:.3}]  {:>6.1}   {verdict}",
+                way.name(),
+                micros(rounds.median(i)),
+                micros(rounds.fastest(i)),
+                1.0 / rounds.ratio(i, 3),
+                to_fastest,
+                flops / rounds.median(i).as_secs_f64() / 1e9,
+            );
+        }
     }
     println!(
-        "\nefficiency = gemm time for the step's matrix products / whole step time (1.0 is ideal)"
+        "\nkernel eff. = gemm time for the step's matrix products / step time (1.0: the step costs \
+         what its products cost);\n/fastest = step time / the fastest path's, round by round \
+         (median [range])"
     );
 }
 
-/// A workload's name, constructor and target.
-type Case = (&'static str, fn() -> MlpStep, &'static str);
+fn main() {
+    common::baseline_threads();
+    println!(
+        "surefire performance report: f32, {} threads by default (no setup call).\n\
+         Each figure is the median of 9 rounds; every round times each variant and then the gemm\n\
+         baseline, and ratios are taken round by round.\n",
+        surefire::tensor::num_threads()
+    );
+    let batch = Duration::from_millis(200);
+    memory_report();
+    matmul_report(batch);
+    training_report(batch);
+}
+
+/// A workload's name, constructor and target for natural/fastest.
+type Case = (&'static str, fn(Way) -> MlpStep, f64);
 
 fn micros(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6

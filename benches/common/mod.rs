@@ -3,46 +3,131 @@
 //!
 //! Every training step is forward + MSE loss + backward + SGD update in f32, on data from a
 //! seeded generator, with weights and biases drawn from U(-1/√in, 1/√in) (PyTorch's `Linear`
-//! default).
+//! default). Each network is trained three ways ([`Way`]), from the same initial weights.
 #![allow(dead_code)]
 
 use std::time::{Duration, Instant};
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use surefire::nn::init::Init;
+use surefire::nn::init::{Fans, Init};
 use surefire::nn::{Activation, Dense, Module, Sequential, mse_loss};
 use surefire::optim::{Optimizer, Sgd};
-use surefire::tensor::Tensor;
+use surefire::tensor::{Parameter, Tensor};
+
+/// How a training step is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Way {
+    /// What a user writes first: layers as `(h.matmul(&w) + &b).sigmoid()` over their own
+    /// parameters, and the loop `let loss = ..; let grads = loss.backward(); opt.step(&grads);
+    /// total += loss.item();`, with no setup call.
+    Natural,
+    /// `nn::Dense` layers in a `Sequential`, in the same loop.
+    Modules,
+    /// The fastest path the crate offers: `nn::Dense` (its fused `linear`), the loss read and
+    /// dropped before the step.
+    Fastest,
+}
+
+impl Way {
+    pub const ALL: [Way; 3] = [Way::Natural, Way::Modules, Way::Fastest];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Way::Natural => "natural",
+            Way::Modules => "modules",
+            Way::Fastest => "fastest",
+        }
+    }
+}
+
+/// Layers written out by hand: `h = (h.matmul(&w) + &b).sigmoid()` for each `(w, b)`.
+pub struct Textbook {
+    pub layers: Vec<(Parameter<f32>, Parameter<f32>)>,
+}
+
+impl Textbook {
+    pub fn forward(&self, x: &Tensor<f32>) -> Tensor<f32> {
+        let mut h = x.clone();
+        for (w, b) in &self.layers {
+            h = (h.matmul(&w.tensor()) + &b.tensor()).sigmoid();
+        }
+        h
+    }
+
+    pub fn parameters(&self) -> Vec<Parameter<f32>> {
+        self.layers
+            .iter()
+            .flat_map(|(w, b)| [w.clone(), b.clone()])
+            .collect()
+    }
+}
+
+/// The network of one workload, in one of its two spellings.
+pub enum Model {
+    Textbook(Textbook),
+    Modules(Sequential<f32>),
+}
+
+impl Model {
+    pub fn forward(&self, x: &Tensor<f32>) -> Tensor<f32> {
+        match self {
+            Model::Textbook(m) => m.forward(x),
+            Model::Modules(m) => m.forward(x),
+        }
+    }
+
+    pub fn parameters(&self) -> Vec<Parameter<f32>> {
+        match self {
+            Model::Textbook(m) => m.parameters(),
+            Model::Modules(m) => m.parameters(),
+        }
+    }
+}
 
 /// One of the benchmark's networks with its data and optimizer.
 pub struct MlpStep {
-    pub model: Sequential<f32>,
+    pub way: Way,
+    pub model: Model,
     pub opt: Sgd<f32>,
     pub x: Tensor<f32>,
     pub y: Tensor<f32>,
     pub sizes: Vec<usize>,
     pub batch: usize,
+    /// The running sum of the losses, as a training loop keeps it.
+    pub total: f32,
 }
 
 impl MlpStep {
     /// Dense layers of widths `sizes`, sigmoid after each, on a batch of `batch` random
-    /// inputs with one-hot targets (a single output gets targets in {0, 1}).
-    pub fn new(sizes: &[usize], batch: usize, lr: f64, seed: u64) -> Self {
+    /// inputs with one-hot targets (a single output gets targets in {0, 1}), written `way`.
+    pub fn new(way: Way, sizes: &[usize], batch: usize, lr: f64, seed: u64) -> Self {
         let mut rng = StdRng::seed_from_u64(seed);
-        let mut model = Sequential::new();
+        let mut layers = Vec::new();
         for pair in sizes.windows(2) {
-            let layer = Dense::try_with_init(
-                pair[0],
-                pair[1],
-                Activation::Sigmoid,
-                Init::PytorchLinear,
-                Some(Init::PytorchLinear),
-                &mut rng,
-            )
-            .expect("valid sizes");
-            model = model.push(layer);
+            let fans = Fans {
+                fan_in: pair[0],
+                fan_out: pair[1],
+            };
+            let init = Init::PytorchLinear;
+            let w = init.sample(&[pair[0], pair[1]], fans, &mut rng);
+            let b = init.sample(&[pair[1]], fans, &mut rng);
+            layers.push((
+                Parameter::new(w.expect("valid sizes")),
+                Parameter::new(b.expect("valid sizes")),
+            ));
         }
+        let model = match way {
+            Way::Natural => Model::Textbook(Textbook { layers }),
+            Way::Modules | Way::Fastest => {
+                let mut seq = Sequential::new();
+                for (w, b) in layers {
+                    let layer = Dense::from_parameters(w, Some(b), Activation::Sigmoid);
+                    seq = seq.push(layer.expect("a weight and a bias that fit"));
+                }
+                Model::Modules(seq)
+            }
+        };
         let x = Tensor::rand_uniform(&[batch, sizes[0]], -1.0, 1.0, &mut rng);
         let classes = *sizes.last().expect("at least two sizes");
         let mut targets = vec![0.0f32; batch * classes];
@@ -57,24 +142,38 @@ impl MlpStep {
         let y = Tensor::from_vec(targets, &[batch, classes]).expect("one target per output");
         let opt = Sgd::new(model.parameters(), lr);
         MlpStep {
+            way,
             model,
             opt,
             x,
             y,
             sizes: sizes.to_vec(),
             batch,
+            total: 0.0,
         }
     }
 
-    /// One training step; returns the loss before the update. The loss and its graph are
-    /// dropped before the update, so the parameters are updated in place.
+    /// One training step, written as its [`Way`] says; returns the loss before the update.
     pub fn step(&mut self) -> f32 {
-        let (value, grads) = {
-            let loss = mse_loss(&self.model.forward(&self.x), &self.y);
-            (loss.item(), loss.backward())
-        };
-        self.opt.step(&grads);
-        value
+        match self.way {
+            Way::Natural | Way::Modules => {
+                let loss = mse_loss(&self.model.forward(&self.x), &self.y);
+                let grads = loss.backward();
+                self.opt.step(&grads);
+                let value = loss.item();
+                self.total += value;
+                value
+            }
+            Way::Fastest => {
+                let (value, grads) = {
+                    let loss = mse_loss(&self.model.forward(&self.x), &self.y);
+                    (loss.item(), loss.backward())
+                };
+                self.opt.step(&grads);
+                self.total += value;
+                value
+            }
+        }
     }
 
     /// Forward and backward only (no update).
@@ -109,15 +208,17 @@ impl MlpStep {
     }
 }
 
-/// The four workloads of the performance issue.
-pub fn w2() -> MlpStep {
-    MlpStep::new(&[784, 256, 256, 10], 128, 0.1, 2)
+/// W2: 784-256-256-10 at batch 128.
+pub fn w2(way: Way) -> MlpStep {
+    MlpStep::new(way, &[784, 256, 256, 10], 128, 0.1, 2)
 }
-pub fn w3() -> MlpStep {
-    MlpStep::new(&[4, 1], 16, 0.1, 3)
+/// W3: one neuron, 4-1 at batch 16.
+pub fn w3(way: Way) -> MlpStep {
+    MlpStep::new(way, &[4, 1], 16, 0.1, 3)
 }
-pub fn w4() -> MlpStep {
-    MlpStep::new(&[1024, 1024, 1024, 10], 256, 0.1, 4)
+/// W4: 1024-1024-1024-10 at batch 256.
+pub fn w4(way: Way) -> MlpStep {
+    MlpStep::new(way, &[1024, 1024, 1024, 10], 256, 0.1, 4)
 }
 
 /// Matrices for the kernel baseline: the same products called straight on the gemm kernel,
@@ -125,10 +226,25 @@ pub fn w4() -> MlpStep {
 pub struct KernelBaseline {
     shapes: Vec<(usize, usize, usize, bool, bool)>,
     buffers: Vec<(Vec<f32>, Vec<f32>, Vec<f32>)>,
+    parallelism: gemm_common::Parallelism,
 }
 
 impl KernelBaseline {
+    /// The products `shapes`, each run by gemm on its own threads: rayon's global pool,
+    /// which [`baseline_threads`] makes include the calling thread.
     pub fn new(shapes: Vec<(usize, usize, usize, bool, bool)>) -> Self {
+        Self::with_parallelism(shapes, gemm_common::Parallelism::Rayon(0))
+    }
+
+    /// The same, on the calling thread only.
+    pub fn single_threaded(shapes: Vec<(usize, usize, usize, bool, bool)>) -> Self {
+        Self::with_parallelism(shapes, gemm_common::Parallelism::None)
+    }
+
+    fn with_parallelism(
+        shapes: Vec<(usize, usize, usize, bool, bool)>,
+        parallelism: gemm_common::Parallelism,
+    ) -> Self {
         let buffers = shapes
             .iter()
             .map(|&(m, k, n, _, _)| {
@@ -139,7 +255,11 @@ impl KernelBaseline {
                 )
             })
             .collect();
-        KernelBaseline { shapes, buffers }
+        KernelBaseline {
+            shapes,
+            buffers,
+            parallelism,
+        }
     }
 
     /// Runs every product once.
@@ -173,64 +293,89 @@ impl KernelBaseline {
                     false,
                     false,
                     false,
-                    gemm_common::Parallelism::Rayon(0),
+                    self.parallelism,
                 );
             }
         }
     }
 }
 
-/// Per-call times of a measured function and of its baseline, from [`paired`].
-pub struct Paired {
-    /// The measured function's median over the rounds.
-    pub ours: Duration,
-    /// Its fastest round.
-    pub fastest: Duration,
-    /// The baseline's median over the rounds.
-    pub baseline: Duration,
-    /// The median over the rounds of each round's `ours / baseline`.
-    pub ratio: f64,
+/// Gives the gemm baseline its threads: rayon's global pool, the calling thread among them,
+/// so that the baseline pays no hand-off to sleeping threads. Call once, before any baseline
+/// runs. surefire itself does not use rayon: this configures the baseline only.
+pub fn baseline_threads() {
+    // Fails only if the pool exists, in which case the baseline uses it as it is.
+    let _ = rayon::ThreadPoolBuilder::new()
+        .use_current_thread()
+        .build_global();
 }
 
-/// Times `ours` and `baseline` over `rounds` rounds, each round running a batch of `ours` and
-/// then a batch of `baseline` that last about `per_round` together. Interleaved so, a burst
-/// of load from elsewhere on a shared machine falls on both, and the ratio is taken round by
-/// round.
-pub fn paired(
-    mut ours: impl FnMut(),
-    mut baseline: impl FnMut(),
-    per_round: Duration,
-    rounds: usize,
-) -> Paired {
-    let mut ours_batch = Batch::new(&mut ours, per_round / 2);
-    let mut base_batch = Batch::new(&mut baseline, per_round / 2);
-    let mut times: Vec<(Duration, Duration)> = (0..rounds)
-        .map(|_| (ours_batch.time(&mut ours), base_batch.time(&mut baseline)))
-        .collect();
-    let mut ratios: Vec<f64> = times
-        .iter()
-        .map(|(o, b)| o.as_secs_f64() / b.as_secs_f64())
-        .collect();
-    ratios.sort_by(f64::total_cmp);
-    times.sort_by_key(|t| t.0);
-    let (ours, fastest) = (times[rounds / 2].0, times[0].0);
-    times.sort_by_key(|t| t.1);
-    Paired {
-        ours,
-        fastest,
-        baseline: times[rounds / 2].1,
-        ratio: ratios[rounds / 2],
+/// Per-call times of several functions measured in interleaved rounds, from [`interleaved`].
+pub struct Rounds {
+    /// `times[round][f]`: the time per call of function `f` in that round.
+    pub times: Vec<Vec<Duration>>,
+}
+
+impl Rounds {
+    /// The median over the rounds of function `f`'s time.
+    pub fn median(&self, f: usize) -> Duration {
+        let mut t: Vec<Duration> = self.times.iter().map(|r| r[f]).collect();
+        t.sort();
+        t[t.len() / 2]
+    }
+
+    /// The fastest round of function `f`.
+    pub fn fastest(&self, f: usize) -> Duration {
+        self.times.iter().map(|r| r[f]).min().unwrap_or_default()
+    }
+
+    /// The median over the rounds of each round's `time(f) / time(g)`.
+    pub fn ratio(&self, f: usize, g: usize) -> f64 {
+        let mut r: Vec<f64> = self
+            .times
+            .iter()
+            .map(|r| r[f].as_secs_f64() / r[g].as_secs_f64())
+            .collect();
+        r.sort_by(f64::total_cmp);
+        r[r.len() / 2]
+    }
+
+    /// The lowest and highest of those ratios.
+    pub fn ratio_range(&self, f: usize, g: usize) -> (f64, f64) {
+        let r = self
+            .times
+            .iter()
+            .map(|r| r[f].as_secs_f64() / r[g].as_secs_f64());
+        r.fold((f64::INFINITY, 0.0f64), |(lo, hi), x| {
+            (lo.min(x), hi.max(x))
+        })
     }
 }
 
-/// How many calls of a function fill a round.
+/// Times `fns` over `rounds` rounds, each round running a batch of every function in turn,
+/// each batch lasting about `per_batch`. Interleaved so, a burst of load from elsewhere on a
+/// shared machine falls on all of them, and ratios are taken round by round.
+pub fn interleaved(fns: &mut [&mut dyn FnMut()], per_batch: Duration, rounds: usize) -> Rounds {
+    let mut batches: Vec<Batch> = fns.iter_mut().map(|f| Batch::new(*f, per_batch)).collect();
+    let times = (0..rounds)
+        .map(|_| {
+            fns.iter_mut()
+                .zip(&mut batches)
+                .map(|(f, batch)| batch.time(*f))
+                .collect()
+        })
+        .collect();
+    Rounds { times }
+}
+
+/// How many calls of a function fill a batch.
 struct Batch {
     calls: u32,
 }
 
 impl Batch {
     /// Warms `f` up and sizes its batches to last about `target`.
-    fn new(f: &mut impl FnMut(), target: Duration) -> Self {
+    fn new(f: &mut dyn FnMut(), target: Duration) -> Self {
         let start = Instant::now();
         let mut calls = 0u32;
         while start.elapsed() < target || calls < 3 {
@@ -243,7 +388,7 @@ impl Batch {
     }
 
     /// The time per call of one batch of `f`.
-    fn time(&mut self, f: &mut impl FnMut()) -> Duration {
+    fn time(&mut self, f: &mut dyn FnMut()) -> Duration {
         let t = Instant::now();
         for _ in 0..self.calls {
             f();
