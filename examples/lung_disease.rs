@@ -363,6 +363,9 @@ fn train(o: &Options) -> Result<(), Box<dyn Error>> {
 }
 
 /// Train and test MSE after each epoch, and the rule's test MSE (the floor).
+/// The mean squared error at the start and after each epoch: on the training set (after an
+/// epoch, the mean of its batches' losses, each taken before its step), on the test set, and
+/// the test MSE of the rule that made the data.
 struct Curves {
     train: Vec<f64>,
     test: Vec<f64>,
@@ -399,17 +402,19 @@ fn fit(
     let mut order: Vec<usize> = (0..n).collect();
     for epoch in 1..=o.epochs {
         order.shuffle(rng);
+        // The epoch's training loss: each batch's, taken before its step, weighted by size.
+        let mut total = 0.0;
         for batch in order.chunks(o.batch) {
             let (x, y) = (
                 x_train.index_select(0, batch),
                 y_train.index_select(0, batch),
             );
-            // The loss is a temporary: its graph is gone before the step, so the parameters
-            // are updated in place instead of copied.
-            let grads = mse_loss(&model.forward(&x), &y).backward();
+            let loss = mse_loss(&model.forward(&x), &y);
+            let grads = loss.backward();
             opt.step(&grads);
+            total += loss.item() as f64 * batch.len() as f64;
         }
-        curves.train.push(evaluate(x_train, y_train));
+        curves.train.push(total / n as f64);
         curves.test.push(evaluate(x_test, y_test));
         let line = format!(
             "train MSE {:.5}  test MSE {:.5}",
@@ -612,7 +617,15 @@ fn plot(path: &Path, curves: &Curves) -> Result<(), Box<dyn Error>> {
         .x_desc("epoch")
         .y_desc("MSE")
         .draw()?;
-    for (values, color, label) in [(&curves.train, BLUE, "train"), (&curves.test, RED, "test")] {
+    let series = [
+        (
+            &curves.train,
+            BLUE,
+            "train (its batches, each before its step)",
+        ),
+        (&curves.test, RED, "test"),
+    ];
+    for (values, color, label) in series {
         chart
             .draw_series(LineSeries::new(
                 values.iter().copied().enumerate(),
