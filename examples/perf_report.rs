@@ -133,17 +133,11 @@ fn matmul_report(batch: Duration) {
             } else {
                 KernelBaseline::new(shapes)
             };
-            // The default count needs no call; one thread is asked for around the product.
-            let mut ours = || {
-                if threads == 1 {
-                    surefire::tensor::with_num_threads(1, || {
-                        drop(std::hint::black_box(a.matmul(&b)))
-                    });
-                } else {
-                    drop(std::hint::black_box(a.matmul(&b)));
-                }
-            };
-            let rounds = interleaved(&mut [&mut ours, &mut || kernel.run()], batch, 9);
+            let mut ours = || drop(std::hint::black_box(a.matmul(&b)));
+            // The default count needs no call; one thread is asked for around the rounds.
+            let rounds = surefire::tensor::with_num_threads(threads, || {
+                interleaved(&mut [&mut ours, &mut || kernel.run()], batch, 9)
+            });
             let (lo, hi) = rounds.ratio_range(0, 1);
             let gflops = 2.0 * (n * n * n) as f64 / rounds.median(0).as_secs_f64() / 1e9;
             println!(

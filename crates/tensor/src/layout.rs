@@ -44,29 +44,55 @@ impl Layout {
 
     /// The row-major contiguous layout of `shape` at offset 0.
     pub(crate) fn contiguous(shape: &[usize]) -> Self {
+        const INLINE: usize = 4;
+        if shape.len() > INLINE {
+            return Layout {
+                shape: Dims::from_slice(shape),
+                strides: contiguous_strides(shape),
+                offset: 0,
+                numel: shape.iter().product(),
+                contiguous: true,
+            };
+        }
+        // Every op's result is laid out here: the shape, the strides and the count in one
+        // pass over inline arrays, without the general copies.
+        let (mut dims, mut strides) = ([0; INLINE], [0; INLINE]);
+        let mut numel = 1usize;
+        for (i, &dim) in shape.iter().enumerate().rev() {
+            dims[i] = dim;
+            strides[i] = numel;
+            // Saturating, as `contiguous_strides`: only an empty tensor can have a product
+            // past usize (a later zero then brings it back to 0), and its strides never
+            // address memory.
+            numel = numel.saturating_mul(dim);
+        }
         Layout {
-            shape: Dims::from_slice(shape),
-            strides: contiguous_strides(shape),
+            shape: Dims::from_buf_and_len(dims, shape.len()),
+            strides: Dims::from_buf_and_len(strides, shape.len()),
             offset: 0,
-            numel: shape.iter().product(),
+            numel,
             contiguous: true,
         }
     }
 
+    #[inline]
     pub(crate) fn shape(&self) -> &[usize] {
         &self.shape
     }
 
+    #[inline]
     pub(crate) fn strides(&self) -> &[usize] {
         &self.strides
     }
 
+    #[inline]
     pub(crate) fn offset(&self) -> usize {
         self.offset
     }
 
     /// The number of elements. Shapes are checked for overflow when a tensor is made, so the
     /// product fits.
+    #[inline]
     pub(crate) fn numel(&self) -> usize {
         self.numel
     }
@@ -76,6 +102,7 @@ impl Layout {
     /// not matter, and an empty tensor is contiguous).
     /// An empty tensor's offset may point past its storage (a narrowed empty view), so it
     /// gets the empty range at 0.
+    #[inline]
     pub(crate) fn contiguous_range(&self) -> Option<std::ops::Range<usize>> {
         if self.numel == 0 {
             return Some(0..0);
@@ -88,6 +115,9 @@ impl Layout {
     pub(crate) fn max_offset(&self) -> Option<usize> {
         if self.numel == 0 {
             return None;
+        }
+        if self.contiguous {
+            return Some(self.offset + self.numel - 1);
         }
         Some(
             self.shape

@@ -9,14 +9,24 @@ use crate::error::{Result, TensorError};
 pub(crate) type Dims = SmallVec<[usize; 4]>;
 
 /// The number of elements of `shape`, or an error naming `op` when the product overflows.
+#[inline]
 pub(crate) fn checked_numel(op: &'static str, shape: &[usize]) -> Result<usize> {
-    shape
-        .iter()
-        .try_fold(1usize, |acc, &dim| acc.checked_mul(dim))
-        .ok_or_else(|| TensorError::ShapeOverflow {
-            op,
-            shape: shape.to_vec(),
-        })
+    let mut numel = 1usize;
+    for &dim in shape {
+        match numel.checked_mul(dim) {
+            Some(n) => numel = n,
+            None => return Err(overflow(op, shape)),
+        }
+    }
+    Ok(numel)
+}
+
+#[cold]
+fn overflow(op: &'static str, shape: &[usize]) -> TensorError {
+    TensorError::ShapeOverflow {
+        op,
+        shape: shape.to_vec(),
+    }
 }
 
 /// Row-major strides of a contiguous tensor of `shape`, in elements.

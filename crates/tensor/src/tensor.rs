@@ -118,6 +118,30 @@ impl<T: Element> Tensor<T> {
         ))
     }
 
+    /// As [`from_op`](Tensor::from_op) for the operation `name` on `inputs`, building the
+    /// operation only when it is recorded: an untracked result then costs no clone of its
+    /// inputs.
+    ///
+    /// # Errors
+    /// As [`from_op`](Tensor::from_op).
+    pub(crate) fn from_op_with(
+        data: Buf<T>,
+        shape: &[usize],
+        name: &'static str,
+        inputs: [&Tensor<T>; 2],
+        op: impl FnOnce() -> Op<T>,
+    ) -> Result<Self> {
+        crate::mode::check_finite(name, "forward", shape, data.iter().copied())?;
+        let recorded = is_grad_enabled() && inputs.iter().any(|input| input.is_tracked());
+        Ok(Self::build(
+            TensorId::fresh(),
+            Storage::new(data),
+            Layout::contiguous(shape),
+            recorded.then(op),
+            false,
+        ))
+    }
+
     /// A view of this tensor's storage through `layout`, made by `op`.
     pub(crate) fn view_of(&self, layout: Layout, op: Op<T>) -> Self {
         Self::build(
@@ -152,6 +176,7 @@ impl<T: Element> Tensor<T> {
         )
     }
 
+    #[inline]
     pub(crate) fn layout(&self) -> &Layout {
         &self.inner.layout
     }
@@ -181,6 +206,7 @@ impl<T: Element> Tensor<T> {
     }
 
     /// The storage and layout, as the kernels read them.
+    #[inline]
     pub(crate) fn strided(&self) -> Strided<'_, T> {
         Strided {
             data: self.inner.storage.as_slice(),
@@ -190,6 +216,7 @@ impl<T: Element> Tensor<T> {
 
     /// Whether gradients flow through this tensor: a leaf that requires grad, or a recorded
     /// result.
+    #[inline]
     pub(crate) fn is_tracked(&self) -> bool {
         self.inner.requires_grad || self.inner.op_name.is_some()
     }
@@ -253,16 +280,19 @@ fn record<T: Element>(op: Op<T>) -> Option<Op<T>> {
 // Public accessors and graph handles.
 impl<T: Element> Tensor<T> {
     /// The size of each dimension.
+    #[inline]
     pub fn shape(&self) -> &[usize] {
         self.inner.layout.shape()
     }
 
     /// The number of elements.
+    #[inline]
     pub fn numel(&self) -> usize {
         self.inner.layout.numel()
     }
 
     /// The number of dimensions (0 for a scalar).
+    #[inline]
     pub fn ndim(&self) -> usize {
         self.shape().len()
     }
@@ -273,6 +303,7 @@ impl<T: Element> Tensor<T> {
     }
 
     /// This tensor's identity, the key of its gradient.
+    #[inline]
     pub fn id(&self) -> TensorId {
         self.inner.id
     }

@@ -55,6 +55,18 @@ impl<T: Element> Tensor<T> {
         if l_shape.is_empty() || r_shape.is_empty() {
             return Err(fail("both operands need at least one dimension".into()));
         }
+        if let (&[m, k], &[k2, n]) = (l_shape, r_shape) {
+            // Two matrices (the common case): nothing to reshape or broadcast, and the
+            // operands are cloned into the graph only when it records.
+            if k != k2 {
+                return Err(fail(format!("inner dimensions {k} and {k2} differ")));
+            }
+            crate::shape::checked_numel(name, &[m, n])?;
+            let data = matmul::matmul(name, self.strided(), rhs.strided())?;
+            return Tensor::from_op_with(data, &[m, n], name, [self, rhs], || {
+                Op::Matmul(self.clone(), rhs.clone())
+            });
+        }
         let lhs = if l_shape.len() == 1 {
             self.try_unsqueeze(0usize)?
         } else {
@@ -72,7 +84,7 @@ impl<T: Element> Tensor<T> {
             return Err(fail(format!("inner dimensions {k} and {k2} differ")));
         }
         let (lhs, rhs_m, out_shape) = if lr == 2 && rr == 2 {
-            // Plain matrices (the common case): nothing to broadcast.
+            // A vector made a matrix: nothing to broadcast.
             (lhs, rhs_m, Dims::from_slice(&[m, n]))
         } else {
             let batch = broadcast_shapes(name, &lhs.shape()[..lr - 2], &rhs_m.shape()[..rr - 2])

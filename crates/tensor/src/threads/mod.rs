@@ -34,8 +34,15 @@ use crate::error::Result;
 static CHOSEN: AtomicUsize = AtomicUsize::new(0);
 
 thread_local! {
-    /// The count of [`with_num_threads`] on this thread.
+    /// The count of [`with_num_threads`] on this thread; on a worker, the count of the job it
+    /// runs, so that ops nested in a piece split their work as the op that started the job
+    /// was told to.
     static SCOPED: Cell<Option<usize>> = const { Cell::new(None) };
+}
+
+/// Sets this thread's scoped count, returning the previous one.
+pub(crate) fn scope(threads: Option<usize>) -> Option<usize> {
+    SCOPED.with(|cell| cell.replace(threads))
 }
 
 /// The default: `SUREFIRE_NUM_THREADS` when it holds a positive number, else the threads the
@@ -64,7 +71,7 @@ fn clamp(threads: usize) -> usize {
 /// assert_eq!(tensor::with_num_threads(3, tensor::num_threads), 3);
 /// ```
 pub fn num_threads() -> usize {
-    if let Some(n) = SCOPED.with(Cell::get).or_else(pool::inherited_threads) {
+    if let Some(n) = SCOPED.with(Cell::get) {
         return n;
     }
     match CHOSEN.load(Ordering::Relaxed) {
@@ -99,7 +106,7 @@ pub fn with_num_threads<R>(threads: usize, f: impl FnOnce() -> R) -> R {
             SCOPED.with(|cell| cell.set(self.0));
         }
     }
-    let _restore = Restore(SCOPED.with(|cell| cell.replace(Some(clamp(threads)))));
+    let _restore = Restore(scope(Some(clamp(threads))));
     f()
 }
 

@@ -15,7 +15,6 @@
 #![allow(unsafe_code)]
 
 use std::any::Any;
-use std::cell::Cell;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock, PoisonError};
@@ -77,17 +76,6 @@ static SLOTS: [Slot; MAX_WORKERS] = [const { Slot::new() }; MAX_WORKERS];
 /// How many workers have been started; they fill the first slots.
 static STARTED: AtomicUsize = AtomicUsize::new(0);
 static STARTING: Mutex<()> = Mutex::new(());
-
-thread_local! {
-    /// The thread count of the job a worker is running, so that ops nested in a piece split
-    /// their work as the op that started the job was told to.
-    static INHERITED: Cell<Option<usize>> = const { Cell::new(None) };
-}
-
-/// The thread count inherited from the job this thread is running, if it is a worker.
-pub(crate) fn inherited_threads() -> Option<usize> {
-    INHERITED.with(Cell::get)
-}
 
 /// One parallel op: `pieces` calls of `body`, claimed one by one from `next`.
 struct Job<'a> {
@@ -293,9 +281,9 @@ fn worker(index: usize) {
                 // SAFETY: the caller that posted the job keeps it alive until this mailbox no
                 // longer holds its address with TAKEN (`Finish` waits for that).
                 let job = unsafe { &*std::ptr::with_exposed_provenance::<Job<'_>>(mail) };
-                INHERITED.with(|cell| cell.set(Some(job.threads)));
+                let own = super::scope(Some(job.threads));
                 job.work_catching();
-                INHERITED.with(|cell| cell.set(None));
+                super::scope(own);
                 slot.mailbox.store(0, Ordering::Release);
                 idle_since = Instant::now();
                 spins = 0;
