@@ -78,23 +78,27 @@ fn matmul_matches_naive_on_degenerate_and_large_shapes() {
 }
 
 #[test]
-fn products_cut_in_halves_match_naive() {
-    // Products of at least 2^20 multiply-adds with a side of at least 64 (2^18 while the
-    // pool is busy) are computed as two halves of their output, by rows when m >= n or the depth is under 32, by columns
-    // otherwise, cut at a multiple of 16: odd sizes, both cuts, skinny and shallow products,
-    // transposed operands and batches.
+fn products_cut_into_parts_match_naive() {
+    // Products of at least 2^20 multiply-adds (2^18 while the pool's threads are awake) are
+    // computed as one part of their output per thread, by rows when m >= n or the depth is
+    // under 32, by columns otherwise, cut at multiples of 16: odd sizes, both cuts, skinny
+    // and shallow products, transposed operands and batches, on 1 to 4 threads.
     let mut rng = StdRng::seed_from_u64(13);
-    for &(m, k, n) in &[
-        (171, 67, 97),
-        (97, 131, 113),
-        (256, 40, 255),
-        (1030, 103, 10),
-        (7, 300, 503),
-        (700, 3, 700),
-        (100, 5, 3001),
-    ] {
-        check_2d::<f64>(m, k, n, &mut rng);
-        check_2d::<f32>(m, k, n, &mut rng);
+    for threads in 1..=4 {
+        tensor::with_num_threads(threads, || {
+            for &(m, k, n) in &[
+                (171, 67, 97),
+                (97, 131, 113),
+                (256, 40, 255),
+                (1030, 103, 10),
+                (7, 300, 503),
+                (700, 3, 700),
+                (100, 5, 3001),
+            ] {
+                check_2d::<f64>(m, k, n, &mut rng);
+                check_2d::<f32>(m, k, n, &mut rng);
+            }
+        });
     }
     let (m, k, n) = (150, 90, 110);
     let a = random::<f64>(&[k, m], &mut rng).t();
