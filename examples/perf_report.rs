@@ -9,6 +9,8 @@
 //!   against the time the gemm kernel alone needs for the same matrix products: the step's
 //!   matmul efficiency. W2 is 784-256-256-10 at batch 128, W3 one neuron (4-1) at batch 16,
 //!   W4 1024-1024-1024-10 at batch 256, each with a sigmoid after every layer;
+//! - one layer, forward and backward: the textbook `(x.matmul(&w) + &b).sigmoid()` against
+//!   `x.linear(&w, Some(&b)).sigmoid()`, on the first layer of each network;
 //! - memory: the peak heap of a W2 step against the bytes of its parameters, activations
 //!   and gradients, counted by a global allocator.
 //!
@@ -151,6 +153,39 @@ fn matmul_report(batch: Duration) {
     }
 }
 
+/// The textbook layer `(x.matmul(&w) + &b).sigmoid()` against `x.linear(&w, Some(&b))
+/// .sigmoid()`, forward and backward (to the weight, the bias and the input), on the first
+/// layers of W2, W3 and W4.
+fn layer_report(batch: Duration) {
+    println!("\nOne layer, forward + backward      textbook     linear    textbook/linear");
+    let mut rng = StdRng::seed_from_u64(7);
+    for (name, rows, inputs, outputs) in [
+        ("W2's first, 128x784 -> 256", 128, 784, 256),
+        ("W3's, 16x4 -> 1", 16, 4, 1),
+        ("W4's first, 256x1024 -> 1024", 256, 1024, 1024),
+    ] {
+        let x = Tensor::<f32>::rand_uniform(&[rows, inputs], -1.0, 1.0, &mut rng).require_grad();
+        let w = Tensor::<f32>::rand_uniform(&[inputs, outputs], -0.1, 0.1, &mut rng).require_grad();
+        let b = Tensor::<f32>::rand_uniform(&[outputs], -0.1, 0.1, &mut rng).require_grad();
+        let mut textbook = || {
+            let y = (x.matmul(&w) + &b).sigmoid().sum();
+            drop(std::hint::black_box(y.backward()));
+        };
+        let mut linear = || {
+            let y = x.linear(&w, Some(&b)).sigmoid().sum();
+            drop(std::hint::black_box(y.backward()));
+        };
+        let rounds = interleaved(&mut [&mut textbook, &mut linear], batch, 9);
+        let (lo, hi) = rounds.ratio_range(0, 1);
+        println!(
+            "  {name:<30} {:>9.1} µs {:>9.1} µs   {:.3} [{lo:.3}, {hi:.3}]",
+            micros(rounds.median(0)),
+            micros(rounds.median(1)),
+            rounds.ratio(0, 1)
+        );
+    }
+}
+
 fn training_report(batch: Duration) {
     println!(
         "\nTraining steps, median of 9 rounds (fastest)    kernel eff.  /fastest   GFLOP/s   target"
@@ -232,6 +267,7 @@ fn main() {
     let batch = Duration::from_millis(200);
     memory_report();
     matmul_report(batch);
+    layer_report(batch);
     training_report(batch);
 }
 
