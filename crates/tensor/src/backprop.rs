@@ -365,37 +365,28 @@ fn collect<T: Element>(
         } else {
             node.op().take()
         };
-        if let Err(e) = walkable(&node, op.as_ref(), name) {
+        let mut refused = walkable(&node, op.as_ref(), name).err();
+        // Popped after every input is in the order.
+        let index = u32::try_from(walk.nodes.len()).expect("internal: under 2^32 graph nodes");
+        stack.push(Visit::Exit(index));
+        for input in op.iter().flat_map(Op::inputs) {
+            // Every version of a parameter has the parameter's id, so an old version would
+            // be skipped as visited once the current one is: each input is checked here.
+            if input.is_retired() {
+                refused.get_or_insert_with(|| stale(input, name));
+                break;
+            }
+            if input.is_tracked() && !visited.contains(input.id()) {
+                stack.push(Visit::Enter(input.clone()));
+            }
+        }
+        walk.nodes.push(Some((node, op)));
+        if let Some(e) = refused {
             if !retain {
                 restore(walk.nodes.drain(..).flatten());
             }
             return Err(e);
         }
-        // Popped after every input is in the order.
-        let index = u32::try_from(walk.nodes.len()).expect("internal: under 2^32 graph nodes");
-        stack.push(Visit::Exit(index));
-        if let Some(op) = &op {
-            for input in op.inputs() {
-                // Every version of a parameter has the parameter's id, so an old version
-                // would be skipped as visited once the current one is: each is checked here.
-                if input.is_retired() {
-                    let e = stale(input, name);
-                    if !retain {
-                        restore(
-                            walk.nodes
-                                .drain(..)
-                                .flatten()
-                                .chain([(node, Some(op.clone()))]),
-                        );
-                    }
-                    return Err(e);
-                }
-                if input.is_tracked() && !visited.contains(input.id()) {
-                    stack.push(Visit::Enter(input.clone()));
-                }
-            }
-        }
-        walk.nodes.push(Some((node, op)));
     }
     Ok(())
 }

@@ -75,6 +75,8 @@ impl<T: Element> Clone for Tensor<T> {
 
 // Internal construction and access.
 impl<T: Element> Tensor<T> {
+    // Inlined into its callers: across a call, the new `Inner` was copied once more on its
+    // way into the allocation, for every tensor made.
     #[inline(always)]
     pub(crate) fn build(
         id: TensorId,
@@ -108,14 +110,8 @@ impl<T: Element> Tensor<T> {
     /// Inside [`detect_anomaly`](crate::detect_anomaly), when `data` holds a NaN or an
     /// infinity.
     pub(crate) fn from_op(data: Buf<T>, shape: &[usize], op: Op<T>) -> Result<Self> {
-        crate::mode::check_finite(op.name(), "forward", shape, data.iter().copied())?;
-        Ok(Self::build(
-            TensorId::fresh(),
-            Storage::new(data),
-            Layout::contiguous(shape),
-            record(op),
-            false,
-        ))
+        let name = op.name();
+        Self::result(data, shape, name, record(op))
     }
 
     /// As [`from_op`](Tensor::from_op) for the operation `name` on `inputs`, building the
@@ -131,13 +127,24 @@ impl<T: Element> Tensor<T> {
         inputs: [&Tensor<T>; 2],
         op: impl FnOnce() -> Op<T>,
     ) -> Result<Self> {
-        crate::mode::check_finite(name, "forward", shape, data.iter().copied())?;
         let recorded = is_grad_enabled() && inputs.iter().any(|input| input.is_tracked());
+        Self::result(data, shape, name, recorded.then(op))
+    }
+
+    /// A result of the operation `name`, row-major in `data`, with its recorded operation
+    /// (`None` when it is not recorded).
+    fn result(
+        data: Buf<T>,
+        shape: &[usize],
+        name: &'static str,
+        op: Option<Op<T>>,
+    ) -> Result<Self> {
+        crate::mode::check_finite(name, "forward", shape, data.iter().copied())?;
         Ok(Self::build(
             TensorId::fresh(),
             Storage::new(data),
             Layout::contiguous(shape),
-            recorded.then(op),
+            op,
             false,
         ))
     }
@@ -225,16 +232,9 @@ impl<T: Element> Tensor<T> {
     /// storage and the layout covers the whole storage in order; used for in-place updates
     /// that must not be seen by anyone else.
     pub(crate) fn unique_data_mut(&mut self) -> Option<&mut [T]> {
-        let inner = Arc::get_mut(&mut self.inner)?;
-        let covers_all = inner.layout.contiguous_range() == Some(0..inner.storage.as_slice().len());
-        if !covers_all {
-            return None;
-        }
-        inner.storage.unique_mut()
+        self.unique_parts_mut().map(|(data, _)| data)
     }
-}
 
-impl<T: Element> Tensor<T> {
     /// The elements and the recorded operation of a tensor this handle alone owns (storage
     /// included, laid out over the whole storage in order), to rewrite both in place: the
     /// operation with its name, which must describe the new values. `None` when anything

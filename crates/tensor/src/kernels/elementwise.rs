@@ -45,7 +45,7 @@ const WAKE_MIN: usize = 1 << 18;
 /// type, not once per kernel closure (it was a seventh of the code of a program using the
 /// crate, and of its build time).
 #[allow(unsafe_code)]
-fn filled<T: Element>(
+pub(crate) fn filled<T: Element>(
     op: &'static str,
     len: usize,
     min_parallel: usize,

@@ -118,7 +118,6 @@ const SHARED_IF_AWAKE_MIN: usize = 1 << 18;
 ///
 /// Each part is at least [`min_part`] long along the side that is cut.
 fn parts(m: usize, k: usize, n: usize, by_rows: bool, threads: usize) -> (usize, Effort) {
-    let (side, other) = if by_rows { (m, n) } else { (n, m) };
     let work = m.saturating_mul(k).saturating_mul(n);
     let effort = if work >= SHARED_MIN {
         Effort::Large
@@ -128,7 +127,13 @@ fn parts(m: usize, k: usize, n: usize, by_rows: bool, threads: usize) -> (usize,
     if work < SHARED_IF_AWAKE_MIN {
         return (1, effort);
     }
-    (threads.min(side / min_part(k, other)).max(1), effort)
+    (part_count((m, k, n), by_rows, threads), effort)
+}
+
+/// How many parts of at least [`min_part`] the side that is cut holds, up to `threads`.
+fn part_count((m, k, n): (usize, usize, usize), by_rows: bool, threads: usize) -> usize {
+    let (side, other) = if by_rows { (m, n) } else { (n, m) };
+    threads.min(side / min_part(k, other)).max(1)
 }
 
 /// The least length of a part along the side that is cut, `other` being the length of the
@@ -192,11 +197,11 @@ unsafe fn gemm<T: Element>(
     let by_rows = cut_by_rows(m, k, n, a, b, bias.is_some());
     let (parts, effort) = parts(m, k, n, by_rows, threads::num_threads());
     // SAFETY: the same contract.
-    unsafe { gemm_cut(dst, (m, k, n), a, b, bias, parts, effort) };
+    unsafe { gemm_cut(dst, (m, k, n), a, b, bias, (parts, by_rows), effort) };
 }
 
-/// [`gemm`] for a product past [`TINY`], in `parts` parts over threads, or by one call of the
-/// kernel when `parts` is 1. The bits of the result are the same either way: the parts cut
+/// [`gemm`] for a product past [`TINY`], in `parts` parts of its rows (`by_rows`) or of its
+/// columns over threads, or by one call of the kernel when `parts` is 1. The bits of the result are the same either way: the parts cut
 /// the output only, never the depth, and the kernel sums each element over the depth in the
 /// same order whatever block it computes it in.
 ///
@@ -208,7 +213,7 @@ unsafe fn gemm_cut<T: Element>(
     a: Operand<T>,
     b: Operand<T>,
     bias: Option<&[T]>,
-    parts: usize,
+    (parts, by_rows): (usize, bool),
     effort: Effort,
 ) {
     if parts <= 1 {
@@ -216,7 +221,7 @@ unsafe fn gemm_cut<T: Element>(
         return unsafe { block(dst, n, (m, k, n), a, b, bias) };
     }
     let cut = Cut {
-        by_rows: cut_by_rows(m, k, n, a, b, bias.is_some()),
+        by_rows,
         dst,
         dims: (m, k, n),
         a,
@@ -812,14 +817,14 @@ mod tests {
             .collect()
     }
 
-    /// The product through `gemm_cut`, cut into `parts` parts (1: not cut); `a` and `b`
-    /// row-major or column-major.
+    /// The product through `gemm_cut`, cut as `gemm` cuts it for `threads` threads whatever
+    /// its size, and the number of parts; `a` and `b` row-major or column-major.
     fn product<T: Element>(
         (m, k, n): (usize, usize, usize),
         (a_cols, b_cols): (bool, bool),
         bias: bool,
-        parts: usize,
-    ) -> Vec<T> {
+        threads: usize,
+    ) -> (Vec<T>, usize) {
         let (a, b, bias_values) = (values::<T>(m * k, 1), values::<T>(k * n, 2), values(n, 3));
         let a_op = match a_cols {
             false => (a.as_ptr(), 1, k as isize),
@@ -829,6 +834,8 @@ mod tests {
             false => (b.as_ptr(), 1, n as isize),
             true => (b.as_ptr(), k as isize, 1),
         };
+        let by_rows = cut_by_rows(m, k, n, a_op, b_op, bias);
+        let parts = part_count((m, k, n), by_rows, threads);
         let mut out = Vec::with_capacity(m * n);
         // SAFETY: `out` has room for the m × n product, which gemm_cut writes in full; the
         // operands address exactly their m × k and k × n elements.
@@ -839,12 +846,12 @@ mod tests {
                 a_op,
                 b_op,
                 bias.then_some(&bias_values[..]),
-                parts,
+                (parts, by_rows),
                 Effort::Large,
             );
             out.set_len(m * n);
         }
-        out
+        (out, parts)
     }
 
     fn cuts_change_no_bit<T: Element>() {
@@ -868,28 +875,14 @@ mod tests {
         for (m, k, n) in shapes {
             for layouts in [(false, false), (true, false), (false, true), (true, true)] {
                 for bias in [false, true] {
-                    let whole = product::<T>((m, k, n), layouts, bias, 1);
+                    let (whole, _) = product::<T>((m, k, n), layouts, bias, 1);
                     let mut tried = Vec::new();
                     for threads in [2, 3, 5, 8] {
-                        // As `gemm` cuts, whatever the product's size.
-                        let a = (
-                            std::ptr::null::<T>(),
-                            if layouts.0 { m as isize } else { 1 },
-                            if layouts.0 { 1 } else { k as isize },
-                        );
-                        let b = (
-                            std::ptr::null::<T>(),
-                            if layouts.1 { k as isize } else { 1 },
-                            if layouts.1 { 1 } else { n as isize },
-                        );
-                        let by_rows = cut_by_rows(m, k, n, a, b, bias);
-                        let (side, other) = if by_rows { (m, n) } else { (n, m) };
-                        let parts = threads.min(side / min_part(k, other)).max(1);
+                        let (cut, parts) = product::<T>((m, k, n), layouts, bias, threads);
                         if parts == 1 || tried.contains(&parts) {
                             continue;
                         }
                         tried.push(parts);
-                        let cut = product::<T>((m, k, n), layouts, bias, parts);
                         let same = whole
                             .iter()
                             .zip(&cut)

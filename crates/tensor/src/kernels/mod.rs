@@ -84,31 +84,14 @@ pub(crate) fn zeroed<T: Element>(op: &'static str, len: usize) -> Result<Buf<T>>
         // No allocation to fail, and a plain store loop instead of `resize`'s general path.
         return Ok(Buf::from_elem(T::zero(), len));
     }
-    // Past INLINE the buffer is on the heap, so this conversion moves no element.
-    let mut out = buffer(op, len)?.into_vec();
-    if len >= elementwise::PARALLEL_MIN {
-        // Zeroed by the pool's threads, which also share the page faults of a fresh buffer:
-        // one thread zeroing a 1 MB output was 3% of a training step that made several.
-        let slots = &mut out.spare_capacity_mut()[..len];
-        crate::threads::for_each_chunk_with(
-            crate::threads::Effort::Medium,
-            [slots],
-            1 << 13,
-            &|_, [piece]| {
-                piece.iter_mut().for_each(|slot| {
-                    slot.write(T::zero());
-                })
-            },
-        );
-        #[allow(unsafe_code)]
-        // SAFETY: the chunks cover the first `len` slots, each written with a zero.
-        unsafe {
-            out.set_len(len)
-        };
-    } else {
-        out.resize(len, T::zero());
-    }
-    Ok(Buf::from_vec(out))
+    // Zeroed by the pool's threads from the parallel threshold on, which also share the page
+    // faults of a fresh buffer: one thread zeroing a 1 MB output was 3% of a training step
+    // that made several.
+    elementwise::filled(op, len, elementwise::PARALLEL_MIN, &|_, piece| {
+        piece.iter_mut().for_each(|slot| {
+            slot.write(T::zero());
+        });
+    })
 }
 
 /// A row-major copy of the elements of `src`.

@@ -204,7 +204,6 @@ impl<T: Element> Tensor<T> {
             return Err(self);
         }
         let record = crate::is_grad_enabled() && (self.is_tracked() || row.is_tracked());
-        let product_of_matrices = |op: Option<&Op<T>>| matches!(op, Some(Op::Matmul(a, b)) if a.ndim() == 2 && b.ndim() == 2);
         // An unrecorded sum may overwrite only an untracked matrix: a tracked one is a leaf
         // or has a rule that may need its values.
         if !record && self.is_tracked() {
@@ -216,15 +215,18 @@ impl<T: Element> Tensor<T> {
         let Some((data, mut slot)) = self.unique_parts_mut() else {
             return Err(self);
         };
-        if record && !product_of_matrices(slot.get()) {
+        // Recorded, only a product of two matrices can take the row as a linear's bias.
+        let operands = match slot.get() {
+            Some(Op::Matmul(a, b)) if a.ndim() == 2 && b.ndim() == 2 => {
+                Some((a.clone(), b.clone()))
+            }
+            _ => None,
+        };
+        if record && operands.is_none() {
             return Err(self);
         }
         add_rows(data, &values);
-        if record {
-            let Some(Op::Matmul(input, weight)) = slot.get() else {
-                unreachable!("internal: checked to be a product of two matrices");
-            };
-            let (input, weight) = (input.clone(), weight.clone());
+        if let (true, Some((input, weight))) = (record, operands) {
             let bias = match row.ndim() {
                 1 => row.clone(),
                 _ => row

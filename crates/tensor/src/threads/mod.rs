@@ -223,13 +223,13 @@ pub(crate) fn for_each_chunk_with<T: Send, const N: usize>(
         "for_each_chunk: the slices must have one length, got {:?}",
         slices.iter().map(|s| s.len()).collect::<Vec<_>>()
     );
-    let pieces = len.div_ceil(chunk);
-    if pieces <= 1 || num_threads() == 1 {
+    let (pieces, threads) = (len.div_ceil(chunk), num_threads());
+    if pieces <= 1 || threads == 1 {
         body(0, slices);
         return;
     }
     let bases = Bases(slices.map(|s| s.as_mut_ptr()));
-    for_each_piece(pieces, effort, &|i| {
+    pool::run(pieces, threads, effort, &|i| {
         let start = i * chunk;
         let end = (start + chunk).min(len);
         body(start, bases.chunks(start, end));
