@@ -115,89 +115,12 @@ impl Element for f64 {
     }
 }
 
-/// The gemm project's matmul kernel for one element type: `dst = alpha * dst + beta * lhs ·
-/// rhs` (note the order of `alpha` and `beta`), each matrix given by a pointer and its column
-/// and row strides, then conjugation flags and the threading.
-pub(crate) type GemmFn<T> = unsafe fn(
-    usize,
-    usize,
-    usize,
-    *mut T,
-    isize,
-    isize,
-    bool,
-    *const T,
-    isize,
-    isize,
-    *const T,
-    isize,
-    isize,
-    T,
-    T,
-    bool,
-    bool,
-    bool,
-    gemm_common::Parallelism,
-);
+mod private {
+    /// Seals [`Element`](super::Element): the kernels rely on it being exactly `f32` and
+    /// `f64` (they pick per-type routines by type, checkpoints record it as a
+    /// [`DType`](super::DType)).
+    pub trait Sealed {}
 
-pub(crate) mod private {
-    use std::cell::RefCell;
-    use std::mem::MaybeUninit;
-
-    use super::GemmFn;
-    use crate::kernels::pool::{Pool, PoolKey};
-
-    /// Seals [`Element`](super::Element) and carries what only this crate may use.
-    pub trait Sealed: Sized {
-        /// The best matmul kernel for this CPU (chosen once, at first use).
-        fn gemm_fn() -> GemmFn<Self>;
-
-        /// This thread's cache of freed buffers of this element type.
-        fn buffer_pool() -> &'static PoolKey<Self>;
-
-        /// `out[i] = 1 / (1 + e^-src[i])`, writing every slot of `out`; the slices have one
-        /// length.
-        fn sigmoid_slice(src: &[Self], out: &mut [MaybeUninit<Self>]);
-    }
-
-    thread_local! {
-        static F32_POOL: RefCell<Pool<f32>> = RefCell::default();
-        static F64_POOL: RefCell<Pool<f64>> = RefCell::default();
-    }
-
-    impl Sealed for f32 {
-        fn gemm_fn() -> GemmFn<Self> {
-            gemm_f32::gemm::f32::get_gemm_fn()
-        }
-
-        fn buffer_pool() -> &'static PoolKey<Self> {
-            &F32_POOL
-        }
-
-        fn sigmoid_slice(src: &[Self], out: &mut [MaybeUninit<Self>]) {
-            crate::kernels::math::sigmoid_f32(src, out);
-        }
-    }
-
-    impl Sealed for f64 {
-        fn gemm_fn() -> GemmFn<Self> {
-            gemm_f64::gemm::f64::get_gemm_fn()
-        }
-
-        fn buffer_pool() -> &'static PoolKey<Self> {
-            &F64_POOL
-        }
-
-        fn sigmoid_slice(src: &[Self], out: &mut [MaybeUninit<Self>]) {
-            assert_eq!(
-                src.len(),
-                out.len(),
-                "internal: sigmoid slices of one length"
-            );
-            // The C library's exp: f64 results are the reference, to the last bit.
-            for (o, &x) in out.iter_mut().zip(src) {
-                o.write(1.0 / (1.0 + (-x).exp()));
-            }
-        }
-    }
+    impl Sealed for f32 {}
+    impl Sealed for f64 {}
 }

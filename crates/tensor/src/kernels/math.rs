@@ -1,13 +1,16 @@
 //! Vectorisable `f32` transcendentals for the sigmoid kernel.
 //!
-//! `f32::exp` is a call into the C library, which no compiler vectorises: on W2 and W4 the
-//! sigmoid spent more time in it than in everything else but the matmuls. The polynomial
+//! `f32::exp` is a call into the C library, which no compiler vectorises: in a training step
+//! of sigmoid layers it cost more than everything else but the matmuls. The polynomial
 //! below has no branch and no call, so a loop over a slice compiles to vector code, and
 //! [`pulp`]'s dispatch compiles that loop once more for AVX2 and AVX-512 and picks the widest
 //! the CPU has at run time. `f64` keeps the C library's `exp`: its results are the reference
 //! the f32 path is tested against, correct to the last bit the platform gives.
 
 use std::mem::MaybeUninit;
+
+use crate::element::Element;
+use crate::kernels::per_type;
 
 /// `ln(f32::MAX)` rounded up: from it on, `e^x` overflows to infinity.
 const EXP_HI: f32 = 88.722_84;
@@ -56,8 +59,29 @@ pub(crate) fn exp_f32(x: f32) -> f32 {
     }
 }
 
-/// `out[i] = 1 / (1 + e^-src[i])`, vectorised for the widest SIMD the CPU has; the slices
-/// have one length, and every slot of `out` is written.
+/// A sigmoid over slices: `out[i] = 1 / (1 + e^-src[i])`, every slot of `out` written.
+pub(crate) type SigmoidFn<T> = fn(&[T], &mut [MaybeUninit<T>]);
+
+/// The sigmoid kernel of element type `T`.
+pub(crate) fn sigmoid_fn<T: Element>() -> SigmoidFn<T> {
+    per_type(sigmoid_f32 as SigmoidFn<f32>, sigmoid_f64 as SigmoidFn<f64>)
+}
+
+/// [`SigmoidFn`] for `f64`, through the C library's `exp`: its results are the reference, to
+/// the last bit.
+fn sigmoid_f64(src: &[f64], out: &mut [MaybeUninit<f64>]) {
+    assert_eq!(
+        src.len(),
+        out.len(),
+        "internal: sigmoid slices of one length"
+    );
+    for (o, &x) in out.iter_mut().zip(src) {
+        o.write(1.0 / (1.0 + (-x).exp()));
+    }
+}
+
+/// [`SigmoidFn`] for `f32`, vectorised for the widest SIMD the CPU has; the slices have one
+/// length.
 pub(crate) fn sigmoid_f32(src: &[f32], out: &mut [MaybeUninit<f32>]) {
     assert_eq!(
         src.len(),

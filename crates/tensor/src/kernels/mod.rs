@@ -8,6 +8,7 @@ pub mod pool;
 pub(crate) mod reduce;
 pub(crate) mod select;
 
+use std::any::Any;
 use std::borrow::Cow;
 
 use smallvec::SmallVec;
@@ -48,6 +49,18 @@ impl<'a, T: Element> Strided<'a, T> {
             None => gather(op, *self).map(|buf| Cow::Owned(buf.into_vec())),
         }
     }
+}
+
+/// The one of `for_f32` and `for_f64` whose type is `R`: how a kernel picks the routine or
+/// the state of an element type without the element trait naming them. `R` is always one of
+/// the two, since [`Element`] is sealed to `f32` and `f64`; the comparison of types is made
+/// at compile time.
+pub(crate) fn per_type<R: Copy + 'static>(for_f32: impl Any, for_f64: impl Any) -> R {
+    let candidates: [&dyn Any; 2] = [&for_f32, &for_f64];
+    *candidates
+        .into_iter()
+        .find_map(|candidate| candidate.downcast_ref::<R>())
+        .expect("internal: an element type is f32 or f64")
 }
 
 /// Up to this many elements a buffer lives inline, in the tensor itself: the small tensors of

@@ -2,16 +2,15 @@
 //! the same size.
 //!
 //! A training step frees and allocates the same sizes every step. Through the C allocator,
-//! large ones can come back as fresh pages: after a program had run a smaller model first,
-//! glibc returned W4's freed buffers to the system at the end of each step and every step
-//! then took 3,555 page faults (14 MB of fresh pages) and ran 22–24 ms instead of 16.6–17.8.
-//! Reusing the buffers also saves the allocator's work on every op (a 64 × 64 matmul's output
-//! is 16 KB). The cache is bounded in count and bytes per thread and element type; a buffer
+//! large ones can come back as fresh pages: glibc may return freed buffers to the system at
+//! the end of a step, and every step then faults fresh pages in again. Reusing the buffers
+//! also saves the allocator's work on every op (a 64 × 64 matmul's output is 16 KiB). The cache is bounded in count and bytes per thread and element type; a buffer
 //! freed on another thread goes to that thread's cache.
 
 use std::cell::RefCell;
 
 use crate::element::Element;
+use crate::kernels::per_type;
 
 /// Buffers smaller than this are left to the allocator: its small-size caches are fast.
 pub(crate) const MIN_BYTES: usize = 16 << 10;
@@ -22,7 +21,7 @@ const MAX_BYTES: usize = 64 << 20;
 
 /// The free buffers of one thread and element type, oldest first.
 #[derive(Default)]
-pub struct Pool<T> {
+struct Pool<T> {
     buffers: Vec<Vec<T>>,
     bytes: usize,
 }
@@ -37,7 +36,7 @@ pub(crate) fn take<T: Element>(len: usize) -> Option<Vec<T>> {
         return None;
     }
     // `try_with`: during a thread's teardown the cache may already be gone.
-    T::buffer_pool()
+    local::<T>()
         .try_with(|pool| {
             let mut pool = pool.borrow_mut();
             let i = pool.buffers.iter().rposition(|b| b.capacity() == len)?;
@@ -57,7 +56,7 @@ pub(crate) fn give<T: Element>(mut buffer: Vec<T>) {
         return;
     }
     buffer.clear();
-    let _ = T::buffer_pool().try_with(|pool| {
+    let _ = local::<T>().try_with(|pool| {
         let evicted = {
             let mut pool = pool.borrow_mut();
             let mut evicted = Vec::new();
@@ -92,7 +91,7 @@ pub(crate) fn give<T: Element>(mut buffer: Vec<T>) {
 /// ```
 pub fn cached_buffer_bytes() -> usize {
     fn bytes<T: Element>() -> usize {
-        T::buffer_pool()
+        local::<T>()
             .try_with(|pool| pool.borrow().bytes)
             .unwrap_or(0)
     }
@@ -102,7 +101,7 @@ pub fn cached_buffer_bytes() -> usize {
 /// Frees the buffers this thread keeps for reuse (see [`cached_buffer_bytes`]).
 pub fn release_cached_buffers() {
     fn release<T: Element>() {
-        let buffers = T::buffer_pool().try_with(|pool| {
+        let buffers = local::<T>().try_with(|pool| {
             let mut pool = pool.borrow_mut();
             pool.bytes = 0;
             std::mem::take(&mut pool.buffers)
@@ -114,12 +113,21 @@ pub fn release_cached_buffers() {
 }
 
 /// The cache's thread-local for one element type.
-pub(crate) type PoolKey<T> = std::thread::LocalKey<RefCell<Pool<T>>>;
+type PoolKey<T> = std::thread::LocalKey<RefCell<Pool<T>>>;
+
+thread_local! {
+    static F32_POOL: RefCell<Pool<f32>> = RefCell::default();
+    static F64_POOL: RefCell<Pool<f64>> = RefCell::default();
+}
+
+/// This thread's cache for element type `T`.
+fn local<T: Element>() -> &'static PoolKey<T> {
+    per_type(&F32_POOL, &F64_POOL)
+}
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::element::private::Sealed;
 
     #[test]
     fn a_freed_buffer_comes_back_for_its_size_only() {
@@ -147,6 +155,6 @@ mod tests {
         }
         let kept = std::iter::from_fn(|| take::<f64>(len)).count();
         assert_eq!(kept, MAX_BUFFERS);
-        f64::buffer_pool().with(|pool| assert_eq!(pool.borrow().bytes, 0));
+        local::<f64>().with(|pool| assert_eq!(pool.borrow().bytes, 0));
     }
 }

@@ -9,8 +9,14 @@ use super::elementwise::PARALLEL_MIN;
 use super::{Buf, alloc, buffer};
 use crate::element::Element;
 use crate::error::Result;
-use crate::ops::Extreme;
 use crate::threads::{self, Effort};
+
+/// Which extreme a reduction selects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Extreme {
+    Max,
+    Min,
+}
 
 /// Below this many terms a sum is accumulated in one pass (eight interleaved accumulators);
 /// above, it is split in halves.

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use smallvec::{SmallVec, smallvec};
 
 use crate::element::Element;
+use crate::kernels::reduce::Extreme;
 use crate::shape::Dims;
 use crate::tensor::Tensor;
 
@@ -115,13 +116,6 @@ pub(crate) enum Op<T: Element> {
         args: Vec<Tensor<T>>,
         dim: usize,
     },
-}
-
-/// Which extreme a reduction selects.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Extreme {
-    Max,
-    Min,
 }
 
 /// The inputs of an operation, from a reference to it (as references) or from the operation

@@ -5,9 +5,9 @@ use std::sync::Arc;
 use crate::element::Element;
 use crate::error::{Result, TensorError};
 use crate::kernels::Buf;
-use crate::kernels::reduce::{self, Axis};
+use crate::kernels::reduce::{self, Axis, Extreme};
 use crate::layout::Layout;
-use crate::ops::{Extreme, Op};
+use crate::ops::Op;
 use crate::shape::{Dim, Dims};
 use crate::tensor::Tensor;
 

@@ -2,7 +2,7 @@
 
 use crate::element::Element;
 use crate::error::{Result, TensorError};
-use crate::kernels::elementwise;
+use crate::kernels::{elementwise, math};
 use crate::layout::Layout;
 use crate::ops::Op;
 use crate::tensor::Tensor;
@@ -156,7 +156,7 @@ impl<T: Element> Tensor<T> {
     /// When the result cannot be allocated.
     pub fn try_sigmoid(&self) -> Result<Tensor<T>> {
         let src = self.strided().contiguous("sigmoid")?;
-        let data = elementwise::map_slices("sigmoid", &src, &T::sigmoid_slice)?;
+        let data = elementwise::map_slices("sigmoid", &src, &math::sigmoid_fn::<T>())?;
         Tensor::from_op(data, self.shape(), Op::Sigmoid(self.clone()))
     }
 

@@ -1,0 +1,277 @@
+//! The rules that have two twins: a composite of tensor ops, which records a differentiable
+//! graph when the pass records one (`backward_create_graph`), and a fused kernel computing
+//! the same formula in one pass when nothing is recorded. The rule table names each once;
+//! both twins are covered by the same property tests (a first derivative runs the fused
+//! twin, a second derivative the composite one), and the tests below check that they agree.
+
+use super::rules::{InputGrads, needed};
+use crate::element::Element;
+use crate::error::Result;
+use crate::kernels::{self, elementwise};
+use crate::layout::Layout;
+use crate::tensor::Tensor;
+
+/// Whether the rules are recording a graph (`backward_create_graph`): their results must then
+/// be differentiable, so they are built from tensor ops. Otherwise a rule may compute the same
+/// formula, in the same order of operations, in one fused pass.
+fn recording() -> bool {
+    crate::mode::is_grad_enabled()
+}
+
+/// The composite twin when recording, the fused one otherwise.
+fn twin<R>(composite: impl FnOnce() -> Result<R>, fused: impl FnOnce() -> Result<R>) -> Result<R> {
+    if recording() { composite() } else { fused() }
+}
+
+/// `f(g, x)` elementwise over two tensors of one shape, in one pass; untracked.
+fn fused<T: Element>(
+    name: &'static str,
+    g: &Tensor<T>,
+    x: &Tensor<T>,
+    f: impl Fn(T, T) -> T + Send + Sync,
+) -> Result<Tensor<T>> {
+    let data = elementwise::zip_map(name, g.strided(), x.strided(), f)?;
+    Ok(Tensor::constant(data, Layout::contiguous(g.shape())))
+}
+
+/// d sigmoid(x) = g * y * (1 - y), from the result `y`.
+pub(super) fn sigmoid<T: Element>(g: &Tensor<T>, y: &Tensor<T>) -> Result<Tensor<T>> {
+    let one = T::one();
+    twin(
+        || g.try_mul(&y.try_mul(&y.try_neg()?.try_add_scalar(one)?)?),
+        || fused("sigmoid", g, y, |g, y| g * (y * (one - y))),
+    )
+}
+
+/// d tanh(x) = g * (1 - y²), from the result `y`.
+pub(super) fn tanh<T: Element>(g: &Tensor<T>, y: &Tensor<T>) -> Result<Tensor<T>> {
+    let one = T::one();
+    twin(
+        || g.try_mul(&y.try_mul(y)?.try_neg()?.try_add_scalar(one)?),
+        || fused("tanh", g, y, |g, y| g * (one - y * y)),
+    )
+}
+
+/// d relu(x) = g * [x > 0].
+pub(super) fn relu<T: Element>(g: &Tensor<T>, x: &Tensor<T>) -> Result<Tensor<T>> {
+    let (zero, one) = (T::zero(), T::one());
+    twin(
+        || g.try_mul(&x.try_gt(&Tensor::scalar(zero))?),
+        || fused("relu", g, x, |g, x| g * if x > zero { one } else { zero }),
+    )
+}
+
+/// d x² = g * (x * 2).
+pub(super) fn square<T: Element>(g: &Tensor<T>, x: &Tensor<T>) -> Result<Tensor<T>> {
+    let two = T::one() + T::one();
+    twin(
+        || g.try_mul(&x.try_mul_scalar(two)?),
+        || fused("powf", g, x, |g, x| g * (x * two)),
+    )
+}
+
+/// d mean((p - t)²) / dp = (g / n) * ((p - t) * 2), for a scalar `g` and `n` elements.
+pub(super) fn mse<T: Element>(
+    g: &Tensor<T>,
+    pred: &Tensor<T>,
+    target: &Tensor<T>,
+) -> Result<Tensor<T>> {
+    let two = T::one() + T::one();
+    let n = T::from_usize(pred.numel()).unwrap_or_else(T::infinity);
+    twin(
+        || {
+            let scale = g.try_div_scalar(n)?;
+            pred.try_sub(target)?.try_mul_scalar(two)?.try_mul(&scale)
+        },
+        || {
+            let scale = g.try_item()? / n;
+            fused("mse", pred, target, move |p, t| scale * ((p - t) * two))
+        },
+    )
+}
+
+/// d (a · b) = g · bᵀ, aᵀ · g; for two matrices this is a linear without bias, and takes its
+/// fused twin.
+pub(super) fn matmul<T: Element>(
+    a: &Tensor<T>,
+    b: &Tensor<T>,
+    g: &Tensor<T>,
+) -> Result<InputGrads<T>> {
+    if !recording()
+        && a.ndim() == 2
+        && b.ndim() == 2
+        && let Some(out) = linear_fused(a, b, None, g, a.shape()[0])?
+    {
+        return Ok(out);
+    }
+    Ok(smallvec::smallvec![
+        needed(a, || g.try_matmul(&b.t()))?,
+        needed(b, || a.t().try_matmul(g))?,
+    ])
+}
+
+/// d linear(x, W, b) = g · Wᵀ, xᵀ · g over all rows, Σ_rows g.
+pub(super) fn linear<T: Element>(
+    input: &Tensor<T>,
+    weight: &Tensor<T>,
+    bias: Option<&Tensor<T>>,
+    g: &Tensor<T>,
+) -> Result<InputGrads<T>> {
+    let (inputs, outputs) = (weight.shape()[0], weight.shape()[1]);
+    let rows: usize = input.shape()[..input.ndim() - 1].iter().product();
+    if !recording()
+        && let Some(out) = linear_fused(input, weight, bias, g, rows)?
+    {
+        return Ok(out);
+    }
+    let flat_g = || g.try_reshape(&[rows, outputs]);
+    let mut out = InputGrads::new();
+    out.push(needed(input, || g.try_matmul(&weight.t()))?);
+    out.push(needed(weight, || {
+        input
+            .try_reshape(&[rows, inputs])?
+            .t()
+            .try_matmul(&flat_g()?)
+    })?);
+    if let Some(bias) = bias {
+        out.push(needed(bias, || flat_g()?.try_sum_dims(&[0], false))?);
+    }
+    Ok(out)
+}
+
+/// The fused twin of [`linear`]: `dX = G Wᵀ` and `dW = Xᵀ G` straight from the matmul kernel
+/// on transposed layouts, with no view tensors or matmul ops in between (on a tiny graph
+/// those would cost more than the arithmetic). `None` when the input or the gradient is laid
+/// out so that flattening it to rows needs a copy: the composite twin then does that.
+fn linear_fused<T: Element>(
+    input: &Tensor<T>,
+    weight: &Tensor<T>,
+    bias: Option<&Tensor<T>>,
+    g: &Tensor<T>,
+    rows: usize,
+) -> Result<Option<InputGrads<T>>> {
+    let (inputs, outputs) = (weight.shape()[0], weight.shape()[1]);
+    let (Some(x), Some(flat_g)) = (
+        input.layout().reshaped(&[rows, inputs]),
+        g.layout().reshaped(&[rows, outputs]),
+    ) else {
+        return Ok(None);
+    };
+    let flat_g = g.strided().with_layout(&flat_g);
+    let mut out = InputGrads::new();
+    out.push(match input.is_tracked() {
+        // dX = G Wᵀ, in the input's shape.
+        true => {
+            let w_t = weight.layout().permute(&[1, 0]);
+            let w_t = weight.strided().with_layout(&w_t);
+            let data = kernels::matmul::linear("linear", flat_g, w_t, None)?;
+            Some(Tensor::constant(data, Layout::contiguous(input.shape())))
+        }
+        false => None,
+    });
+    out.push(match weight.is_tracked() {
+        // dW = Xᵀ G
+        true => {
+            let x_t = x.permute(&[1, 0]);
+            let x_t = input.strided().with_layout(&x_t);
+            let data = kernels::matmul::linear("linear", x_t, flat_g, None)?;
+            Some(Tensor::constant(
+                data,
+                Layout::contiguous(&[inputs, outputs]),
+            ))
+        }
+        false => None,
+    });
+    if let Some(bias) = bias {
+        // db = the column sums of G
+        out.push(needed(bias, || {
+            let g = flat_g.contiguous("linear")?;
+            let axis = kernels::reduce::Axis {
+                outer: 1,
+                len: rows,
+                inner: outputs,
+            };
+            let data = kernels::reduce::sum("linear", &g, axis)?;
+            Ok(Tensor::constant(data, Layout::contiguous(bias.shape())))
+        })?);
+    }
+    Ok(Some(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mode::with_grad_enabled;
+
+    /// Values in [-2, 2) with varied low bits, as an untracked tensor of `shape`.
+    fn values(shape: &[usize], seed: u64) -> Tensor<f64> {
+        let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        let len = shape.iter().product();
+        let data = (0..len)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                (state >> 11) as f64 / (1u64 << 51) as f64 - 2.0
+            })
+            .collect();
+        Tensor::from_vec(data, shape).expect("the length fits the shape")
+    }
+
+    /// A twin's results with the composite (recording) and the fused (not recording) twin.
+    fn both<R>(rule: impl Fn() -> Result<R>) -> (R, R) {
+        let composite = with_grad_enabled(true, &rule).expect("the composite twin runs");
+        let fused = with_grad_enabled(false, &rule).expect("the fused twin runs");
+        (composite, fused)
+    }
+
+    /// A named rule under test.
+    type Case<'a, R> = (&'a str, &'a dyn Fn() -> Result<R>);
+
+    fn bits(t: &Tensor<f64>) -> Vec<u64> {
+        t.to_vec().into_iter().map(f64::to_bits).collect()
+    }
+
+    #[test]
+    fn elementwise_twins_agree_to_the_bit() {
+        let (g, x) = (values(&[3, 5], 1), values(&[3, 5], 2));
+        let y = x.sigmoid();
+        let twins: [Case<'_, Tensor<f64>>; 5] = [
+            ("sigmoid", &|| sigmoid(&g, &y)),
+            ("tanh", &|| tanh(&g, &x.tanh())),
+            ("relu", &|| relu(&g, &x)),
+            ("square", &|| square(&g, &x)),
+            ("mse", &|| mse(&Tensor::scalar(0.75), &x, &y)),
+        ];
+        for (name, rule) in twins {
+            let (composite, fused) = both(rule);
+            assert_eq!(bits(&composite), bits(&fused), "{name}");
+        }
+    }
+
+    #[test]
+    fn matrix_twins_agree() {
+        // Tracked, so that every input's gradient is computed.
+        let (x, w, b) = (values(&[6, 4], 3), values(&[4, 3], 4), values(&[3], 5));
+        let (x, w, b) = (x.require_grad(), w.require_grad(), b.require_grad());
+        let x3 = values(&[2, 3, 4], 6).require_grad();
+        let g3 = values(&[2, 3, 3], 7);
+        let g = values(&[6, 3], 8);
+        let cases: [Case<'_, InputGrads<f64>>; 3] = [
+            ("matmul", &|| matmul(&x, &w, &g)),
+            ("linear", &|| linear(&x, &w, Some(&b), &g)),
+            ("linear over a batch", &|| linear(&x3, &w, Some(&b), &g3)),
+        ];
+        for (name, rule) in cases {
+            let (composite, fused) = both(rule);
+            assert_eq!(composite.len(), fused.len(), "{name}");
+            for (c, f) in composite.iter().zip(&fused) {
+                let (c, f) = (c.as_ref().expect(name), f.as_ref().expect(name));
+                assert_eq!(c.shape(), f.shape(), "{name}");
+                for (c, f) in c.to_vec().into_iter().zip(f.to_vec()) {
+                    assert!((c - f).abs() <= 1e-12 * c.abs().max(1.0), "{name}: {c} {f}");
+                }
+            }
+        }
+    }
+}
