@@ -1,10 +1,11 @@
-# The W2-W4 training steps of benches/common (sigmoid after every layer, MSE, SGD lr 0.1,
-# f32, the same shapes, target rule and initial distribution) in PyTorch or JAX, as their
-# users write them: the median of 9 rounds of about 0.2 s each. One framework per process,
-# so that the threads of one do not spin against the other's:
+# The training steps of benches/common (mlp 784-256-256-10 b128, neuron 4-1 b16, wide mlp
+# 1024-1024-1024-10 b256: sigmoid after every layer, MSE, SGD lr 0.1, f32, the same shapes,
+# target rule and initial distribution) in PyTorch or JAX, as their users write them: the
+# median of 9 rounds of about 0.2 s each. One framework per process, so that the threads of
+# one do not spin against the other's; the optional arguments pick workloads:
 #
-#   python benches/peers.py pytorch [W2 W3 W4]
-#   python benches/peers.py jax [W2 W3 W4]
+#   python benches/peers.py pytorch [mlp neuron wide]
+#   python benches/peers.py jax [mlp neuron wide]
 #
 # Needs `pip install torch jax`; not part of the test suite.
 import sys, time, statistics
@@ -81,10 +82,14 @@ def batch_size(f, target=0.2):
         f(); n += 1
     return max(1, int(target / ((time.perf_counter() - t) / n)))
 
-cases = {"W2": ([784, 256, 256, 10], 128, 2), "W3": ([4, 1], 16, 3), "W4": ([1024, 1024, 1024, 10], 256, 4)}
+cases = {
+    "mlp": ("mlp 784-256-256-10 b128", [784, 256, 256, 10], 128, 2),
+    "neuron": ("neuron 4-1 b16", [4, 1], 16, 3),
+    "wide": ("wide mlp 1024-1024-1024-10 b256", [1024, 1024, 1024, 10], 256, 4),
+}
 which = sys.argv[1]
-for name in sys.argv[2:] or ["W2", "W3", "W4"]:
-    sizes, batch, seed = cases[name]
+for key in sys.argv[2:] or list(cases):
+    name, sizes, batch, seed = cases[key]
     make = {"pytorch": torch_step, "jax": jax_step}[which]
     fns = {which: make(sizes, batch, seed)}
     calls = {k: batch_size(f) for k, f in fns.items()}
@@ -95,4 +100,4 @@ for name in sys.argv[2:] or ["W2", "W3", "W4"]:
             for _ in range(calls[k]):
                 f()
             times[k].append((time.perf_counter() - t) / calls[k])
-    print(name, "  ".join(f"{k} {statistics.median(v) * 1e6:.1f} us (fastest {min(v) * 1e6:.1f})" for k, v in times.items()), flush=True)
+    print(f"{name}:", "  ".join(f"{k} {statistics.median(v) * 1e6:.1f} us (fastest {min(v) * 1e6:.1f})" for k, v in times.items()), flush=True)

@@ -1,10 +1,15 @@
 //! Criterion benchmarks (`cargo bench --features bench`; the feature keeps criterion out of
-//! ordinary builds): square matmuls (W1), training steps of three networks (W2–W4), each
-//! written three ways (the natural code, `nn` modules, the fastest path; see
-//! `benches/common`), elementwise ops contiguous and broadcast, reductions, backward alone,
-//! and anomaly mode on and off, all with no setup call. `cargo run --release --example
-//! perf_report` prints the same workloads as ratios against the gemm kernel measured in the
-//! same process.
+//! ordinary builds), all with no setup call:
+//!
+//! - `matmul n×n`: square matrix products, n = 64, 256, 1024;
+//! - training steps of three networks, each written three ways (the natural code, `nn`
+//!   modules, the fastest path; see `benches/common`): `mlp 784-256-256-10 b128`,
+//!   `neuron 4-1 b16` and `wide mlp 1024-1024-1024-10 b256`, and the first one's backward
+//!   pass alone;
+//! - elementwise ops contiguous and broadcast, reductions, and anomaly mode on and off.
+//!
+//! `cargo run --release --example perf_report` prints the same workloads as ratios against
+//! the gemm kernel measured in the same process.
 
 mod common;
 
@@ -16,8 +21,8 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use surefire::tensor::Tensor;
 
-fn w1_matmul(c: &mut Criterion) {
-    let mut group = c.benchmark_group("w1_matmul");
+fn matmul(c: &mut Criterion) {
+    let mut group = c.benchmark_group(common::MATMUL);
     let mut rng = StdRng::seed_from_u64(1);
     for n in [64usize, 256, 1024] {
         let a = Tensor::<f32>::rand_uniform(&[n, n], -1.0, 1.0, &mut rng);
@@ -31,9 +36,9 @@ fn w1_matmul(c: &mut Criterion) {
 
 fn training_steps(c: &mut Criterion) {
     let cases: [Case; 3] = [
-        ("w2_mlp_step", common::w2, 100),
-        ("w3_neuron_step", common::w3, 100),
-        ("w4_wide_step", common::w4, 20),
+        (common::MLP, common::mlp, 100),
+        (common::NEURON, common::neuron, 100),
+        (common::WIDE_MLP, common::wide_mlp, 20),
     ];
     for (name, make, samples) in cases {
         let mut group = c.benchmark_group(name);
@@ -44,8 +49,10 @@ fn training_steps(c: &mut Criterion) {
         }
         group.finish();
     }
-    let w2 = common::w2(Way::Natural);
-    c.bench_function("backward/w2", |b| b.iter(|| black_box(w2.backward_only())));
+    let mlp = common::mlp(Way::Natural);
+    c.bench_function(&format!("backward/{}", common::MLP), |b| {
+        b.iter(|| black_box(mlp.backward_only()))
+    });
 }
 
 /// A training workload's group name, constructor and sample count.
@@ -102,7 +109,7 @@ fn anomaly(c: &mut Criterion) {
 
 criterion_group!(
     benches,
-    w1_matmul,
+    matmul,
     training_steps,
     elementwise_and_reductions,
     anomaly

@@ -2,17 +2,18 @@
 //! same process, in interleaved rounds (a batch of each variant, then a batch of the baseline,
 //! nine times), so that load from elsewhere on a shared machine falls on all of them:
 //!
-//! - W1, a square f32 matmul (n = 64, 256, 1024): our `matmul` against the gemm kernel
-//!   called directly on the same buffers, on 1 thread and on the default thread count;
-//! - W2, W3, W4, training steps (forward, MSE, backward, SGD) of three networks, each written
-//!   three ways (the natural code, `nn` modules, the fastest path; see `benches/common`),
-//!   against the time the gemm kernel alone needs for the same matrix products: the step's
-//!   matmul efficiency. W2 is 784-256-256-10 at batch 128, W3 one neuron (4-1) at batch 16,
-//!   W4 1024-1024-1024-10 at batch 256, each with a sigmoid after every layer;
+//! - `matmul n×n`, a square f32 matrix product (n = 64, 256, 1024): our `matmul` against
+//!   the gemm kernel called directly on the same buffers, on 1 thread and on the default
+//!   thread count;
+//! - training steps (forward, MSE, backward, SGD) of three networks with a sigmoid after
+//!   every layer, `mlp 784-256-256-10 b128` (batch 128), `neuron 4-1 b16` (one neuron, batch
+//!   16) and `wide mlp 1024-1024-1024-10 b256` (batch 256), each written three ways (the
+//!   natural code, `nn` modules, the fastest path; see `benches/common`), against the time
+//!   the gemm kernel alone needs for the same matrix products: the step's matmul efficiency;
 //! - one layer, forward and backward: the textbook `(x.matmul(&w) + &b).sigmoid()` against
 //!   `x.linear(&w, Some(&b)).sigmoid()`, on the first layer of each network;
-//! - memory: the peak heap of a W2 step against the bytes of its parameters, activations
-//!   and gradients, counted by a global allocator.
+//! - memory: the peak heap of one `mlp 784-256-256-10 b128` step against the bytes of its
+//!   parameters, activations and gradients, counted by a global allocator.
 //!
 //! surefire is used as a program uses it, with no setup call. The gemm baseline runs on
 //! rayon's pool with the calling thread among its threads.
@@ -70,11 +71,11 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
-/// Peak heap during one W2 step of the natural loop, above what was live before it, against
-/// the bytes of the step's parameters, activations (inputs and every forward result) and
-/// gradients.
+/// Peak heap during one `mlp 784-256-256-10 b128` step of the natural loop, above what was
+/// live before it, against the bytes of the step's parameters, activations (inputs and every
+/// forward result) and gradients.
 fn memory_report() {
-    let mut work = common::w2(Way::Natural);
+    let mut work = common::mlp(Way::Natural);
     // The optimizer's state (none for plain SGD), the threads and gemm's per-thread packing
     // buffers exist after these. One step is not always enough for the last: which thread
     // runs which part of a product varies, and a thread's first product of a new shape
@@ -107,9 +108,10 @@ fn memory_report() {
     let held = params + data + peak;
     let budget = params + activations + params;
     println!(
-        "Memory, one W2 step (natural loop): parameters {:.2} MB + data {:.2} MB + peak \
-         allocated during the step {:.2} MB = {:.2} MB;\n  parameters + activations + \
+        "Memory, one {} step (natural loop): parameters {:.2} MB + data {:.2} MB + \
+         peak allocated during the step {:.2} MB = {:.2} MB;\n  parameters + activations + \
          gradients = {:.2} MB; ratio {:.2} (target <= 1.5)\n",
+        common::MLP,
         params as f64 / 1e6,
         data as f64 / 1e6,
         peak as f64 / 1e6,
@@ -121,7 +123,8 @@ fn memory_report() {
 
 fn matmul_report(batch: Duration) {
     println!(
-        "W1 matmul C = A·B, square n    threads      ours   (fastest)   gemm kernel   ours/kernel   GFLOP/s"
+        "{:<31}threads      ours   (fastest)   gemm kernel   ours/kernel   GFLOP/s",
+        format!("{}, C = A·B", common::MATMUL)
     );
     let mut rng = StdRng::seed_from_u64(1);
     let default = surefire::tensor::num_threads();
@@ -155,14 +158,14 @@ fn matmul_report(batch: Duration) {
 
 /// The textbook layer `(x.matmul(&w) + &b).sigmoid()` against `x.linear(&w, Some(&b))
 /// .sigmoid()`, forward and backward (to the weight, the bias and the input), on the first
-/// layers of W2, W3 and W4.
+/// layer of each training workload's network.
 fn layer_report(batch: Duration) {
-    println!("\nOne layer, forward + backward      textbook     linear    textbook/linear");
+    println!("\nOne layer, forward + backward              textbook     linear    textbook/linear");
     let mut rng = StdRng::seed_from_u64(7);
     for (name, rows, inputs, outputs) in [
-        ("W2's first, 128x784 -> 256", 128, 784, 256),
-        ("W3's, 16x4 -> 1", 16, 4, 1),
-        ("W4's first, 256x1024 -> 1024", 256, 1024, 1024),
+        ("mlp, first layer, 128x784 -> 256", 128, 784, 256),
+        ("neuron, 16x4 -> 1", 16, 4, 1),
+        ("wide mlp, first layer, 256x1024 -> 1024", 256, 1024, 1024),
     ] {
         let x = Tensor::<f32>::rand_uniform(&[rows, inputs], -1.0, 1.0, &mut rng).require_grad();
         let w = Tensor::<f32>::rand_uniform(&[inputs, outputs], -0.1, 0.1, &mut rng).require_grad();
@@ -178,7 +181,7 @@ fn layer_report(batch: Duration) {
         let rounds = interleaved(&mut [&mut textbook, &mut linear], batch, 9);
         let (lo, hi) = rounds.ratio_range(0, 1);
         println!(
-            "  {name:<30} {:>9.1} µs {:>9.1} µs   {:.3} [{lo:.3}, {hi:.3}]",
+            "  {name:<38} {:>9.1} µs {:>9.1} µs   {:.3} [{lo:.3}, {hi:.3}]",
             micros(rounds.median(0)),
             micros(rounds.median(1)),
             rounds.ratio(0, 1)
@@ -191,9 +194,9 @@ fn training_report(batch: Duration) {
         "\nTraining steps, median of 9 rounds (fastest)    kernel eff.  /fastest   GFLOP/s   target"
     );
     let cases: [Case; 3] = [
-        ("W2 784-256-256-10, batch 128", common::w2, 1.05),
-        ("W3 4-1, batch 16", common::w3, 1.15),
-        ("W4 1024-1024-1024-10, batch 256", common::w4, 1.05),
+        (common::MLP, common::mlp, 1.05),
+        (common::NEURON, common::neuron, 1.15),
+        (common::WIDE_MLP, common::wide_mlp, 1.05),
     ];
     for (name, make, target) in cases {
         let mut works: Vec<MlpStep> = Way::ALL.iter().map(|&way| make(way)).collect();

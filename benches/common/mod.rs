@@ -208,18 +208,30 @@ impl MlpStep {
     }
 }
 
-/// W2: 784-256-256-10 at batch 128.
-pub fn w2(way: Way) -> MlpStep {
+/// The label of the square matrix products `A · B` (n = 64, 256, 1024).
+pub const MATMUL: &str = "matmul n×n";
+/// The label of [`mlp`]'s step.
+pub const MLP: &str = "mlp 784-256-256-10 b128";
+/// The label of [`neuron`]'s step.
+pub const NEURON: &str = "neuron 4-1 b16";
+/// The label of [`wide_mlp`]'s step.
+pub const WIDE_MLP: &str = "wide mlp 1024-1024-1024-10 b256";
+
+/// An MLP 784-256-256-10 at batch 128.
+pub fn mlp(way: Way) -> MlpStep {
     MlpStep::new(way, &[784, 256, 256, 10], 128, 0.1, 2)
 }
-/// W3: one neuron, 4-1 at batch 16.
-pub fn w3(way: Way) -> MlpStep {
+/// One sigmoid neuron, 4-1 at batch 16.
+pub fn neuron(way: Way) -> MlpStep {
     MlpStep::new(way, &[4, 1], 16, 0.1, 3)
 }
-/// W4: 1024-1024-1024-10 at batch 256.
-pub fn w4(way: Way) -> MlpStep {
+/// A wide MLP 1024-1024-1024-10 at batch 256.
+pub fn wide_mlp(way: Way) -> MlpStep {
     MlpStep::new(way, &[1024, 1024, 1024, 10], 256, 0.1, 4)
 }
+// The names `examples/profile_step.rs` picks the workloads by (unused elsewhere).
+#[allow(unused_imports)]
+pub use self::{mlp as w2, neuron as w3, wide_mlp as w4};
 
 /// Matrices for the kernel baseline: the same products called straight on the gemm kernel,
 /// outputs preallocated, operands transposed through strides as the library does.
