@@ -15,8 +15,8 @@ use tensor::{Element, Parameter, Result, Tensor};
 
 use crate::module::Module;
 
-/// An elementwise nonlinearity. Sigmoid is the default: the founding network's layers squash
-/// their output into (0, 1).
+/// An elementwise nonlinearity. Sigmoid is the default: it squashes a layer's output into
+/// (0, 1), which reads as a probability.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Activation {
     /// `1 / (1 + e^-x)`, in (0, 1).

@@ -5,7 +5,7 @@
 //! use rand::SeedableRng;
 //! use tensor::Tensor;
 //! let mut rng = rand::rngs::StdRng::seed_from_u64(0);
-//! // The founding network: 4 inputs, 8 hidden units, one output probability.
+//! // 4 inputs, 8 hidden units, one output probability.
 //! let model = Mlp::<f32>::new(&[4, 8, 1], Activation::Sigmoid, &mut rng);
 //! let p = model.forward(&Tensor::zeros(&[5, 4]));
 //! assert_eq!(p.shape(), &[5, 1]);

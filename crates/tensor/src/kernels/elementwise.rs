@@ -6,6 +6,7 @@
 //! threshold; strided ones run by run of the innermost dimension, with the stride-0 runs that
 //! broadcasting produces special-cased. Every element is computed alone, so the result does
 //! not depend on the split.
+#![allow(unsafe_code)]
 
 use std::mem::MaybeUninit;
 
@@ -20,8 +21,8 @@ use crate::threads::{self, Effort};
 pub(crate) const PARALLEL_MIN: usize = 1 << 15;
 
 /// The threshold for two-operand maps, which are arithmetic (a flop or two per element, no
-/// transcendental function): handing them to the worker threads only pays from here.
-/// Measured on W2's backward (32K-element sigmoid gradients): 5% faster sequential.
+/// transcendental function): handing them to the worker threads only pays from here (a
+/// training step's sigmoid gradients below it run faster on one thread).
 const PARALLEL_MIN_ARITHMETIC: usize = 1 << 18;
 
 /// Threads are handed pieces of this many elements.
@@ -33,19 +34,20 @@ const WAKE_MIN: usize = 1 << 18;
 
 /// A fresh output of `len` elements, filled by `body(start, piece)` over consecutive pieces,
 /// `start` being the piece's first index; on the thread pool from `min_parallel` elements.
-/// `body` must write every slot of its piece.
 ///
 /// The slots are handed over uninitialised: zeroing them first (so that they could be passed
-/// as `&mut [T]`) cost a pass of its own, which on outputs fresh from memory was a quarter of
-/// a sigmoid's time (W4's 256 × 1024 sigmoid, outputs taken from a cycle of 24 buffers: 90 µs
-/// instead of 120 µs). Each parallel piece is filled by one thread, so its lines stay in that
+/// as `&mut [T]`) would cost a pass of its own, a large part of a cheap map's time on outputs
+/// fresh from memory. Each parallel piece is filled by one thread, so its lines stay in that
 /// core's cache.
 ///
 /// `body` is a trait object so that the thread pool's machinery is compiled once per element
-/// type, not once per kernel closure (it was a seventh of the code of a program using the
-/// crate, and of its build time).
-#[allow(unsafe_code)]
-pub(crate) fn filled<T: Element>(
+/// type, not once per kernel closure (which multiplies the code of a program using the crate,
+/// and its build time).
+///
+/// # Safety
+/// `body` must write every slot of the piece it is given (or panic): the output's elements
+/// are read as initialised afterwards.
+pub(crate) unsafe fn filled<T: Element>(
     op: &'static str,
     len: usize,
     min_parallel: usize,
@@ -69,8 +71,8 @@ pub(crate) fn filled<T: Element>(
         });
     }
     // SAFETY: the pieces cover the first `len` slots and every body writes each slot of its
-    // piece (the callers' bodies zip the piece with input slices at least as long). A
-    // panicking body never gets here, and the buffer is dropped empty.
+    // piece (the caller's contract). A panicking body never gets here, and the buffer is
+    // dropped empty.
     unsafe { out.set_len(len) };
     Ok(out)
 }
@@ -82,11 +84,14 @@ pub(crate) fn map<T: Element>(
     f: impl Fn(T) -> T + Sync,
 ) -> Result<Buf<T>> {
     if let Some(range) = src.layout.contiguous_range() {
-        return map_slices(op, &src.data[range], &|src, out| {
-            for (o, &x) in out.iter_mut().zip(src) {
-                o.write(f(x));
-            }
-        });
+        // SAFETY: `out` has the length of `src`, so every slot is written.
+        return unsafe {
+            map_slices(op, &src.data[range], &|src, out| {
+                for (o, &x) in out.iter_mut().zip(src) {
+                    o.write(f(x));
+                }
+            })
+        };
     }
     // Run by run, without gathering the operand into a copy first.
     let mut out = zeroed(op, src.layout.numel())?;
@@ -104,16 +109,21 @@ pub(crate) fn map<T: Element>(
 pub(crate) type SliceKernel<'a, T> = dyn Fn(&[T], &mut [MaybeUninit<T>]) + Sync + 'a;
 
 /// `kernel(src_piece, out_piece)` over matching pieces of `src` and a fresh output of its
-/// length: for kernels that work on whole slices (vectorised transcendentals). The kernel
-/// must write every slot of `out_piece`, which has the length of `src_piece`.
-pub(crate) fn map_slices<T: Element>(
+/// length: for kernels that work on whole slices (vectorised transcendentals).
+///
+/// # Safety
+/// `kernel` must write every slot of `out_piece`, which has the length of `src_piece`.
+pub(crate) unsafe fn map_slices<T: Element>(
     op: &'static str,
     src: &[T],
     kernel: &SliceKernel<'_, T>,
 ) -> Result<Buf<T>> {
-    filled(op, src.len(), PARALLEL_MIN, &|start, piece| {
-        kernel(&src[start..start + piece.len()], piece);
-    })
+    // SAFETY: the kernel writes every slot of its piece (the caller's contract).
+    unsafe {
+        filled(op, src.len(), PARALLEL_MIN, &|start, piece| {
+            kernel(&src[start..start + piece.len()], piece);
+        })
+    }
 }
 
 /// `f` applied to matching elements of `lhs` and `rhs`, which have one shape.
@@ -129,12 +139,16 @@ pub(crate) fn zip_map<T: Element>(
         // One shape, both contiguous: the slices have the output's length, so the pairs
         // cover every slot of each piece.
         assert_eq!(l.len(), r.len(), "internal: zip_map operands of one length");
-        return filled(op, l.len(), PARALLEL_MIN_ARITHMETIC, &|start, piece| {
-            let pairs = l[start..].iter().zip(&r[start..]);
-            for (o, (&a, &b)) in piece.iter_mut().zip(pairs) {
-                o.write(f(a, b));
-            }
-        });
+        // SAFETY: the pairs from `start` on are at least as many as the piece's slots, and
+        // each slot is written.
+        return unsafe {
+            filled(op, l.len(), PARALLEL_MIN_ARITHMETIC, &|start, piece| {
+                let pairs = l[start..].iter().zip(&r[start..]);
+                for (o, (&a, &b)) in piece.iter_mut().zip(pairs) {
+                    o.write(f(a, b));
+                }
+            })
+        };
     }
     let mut out = zeroed(op, lhs.layout.numel())?;
     let mut at = 0;

@@ -5,6 +5,7 @@ mod binary;
 mod index;
 mod matmul;
 mod movement;
+mod mse;
 pub(crate) mod operators;
 mod reduce;
 mod unary;

@@ -112,12 +112,11 @@ pub fn with_num_threads<R>(threads: usize, f: impl FnOnce() -> R) -> R {
 
 /// Sets the number of threads as [`set_num_threads`] does (`0`: the default).
 ///
-/// It once made the calling thread a member of the pool, which made parallel ops faster on
-/// machines with few cores; the calling thread now always runs its share of every op, so
-/// this is not needed for speed.
+/// The calling thread always runs its share of every parallel op, so no setup call is
+/// needed for speed.
 ///
 /// # Errors
-/// Never; the `Result` is kept for programs written against the old contract.
+/// Never; the `Result` is kept so that programs that check it still compile.
 #[deprecated(note = "not needed for speed; use `set_num_threads` to choose the thread count")]
 pub fn init_thread_pool(threads: usize) -> Result<()> {
     set_num_threads(threads);
