@@ -21,55 +21,20 @@
 //! ```sh
 //! cargo run --release --example perf_report
 //! ```
-#![allow(unsafe_code)]
 
 #[path = "../benches/common/mod.rs"]
 mod common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use common::{KernelBaseline, MlpStep, Way, interleaved};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use surefire::tensor::Tensor;
-
-/// Tracks the bytes live on the heap and their peak.
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-fn grew(bytes: usize) {
-    let live = LIVE.fetch_add(bytes, Ordering::Relaxed) + bytes;
-    PEAK.fetch_max(live, Ordering::Relaxed);
-}
-
-// SAFETY: every call is forwarded unchanged to the system allocator; the counters are atomics.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        grew(layout.size());
-        // SAFETY: same contract as our caller's.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-        // SAFETY: same contract as our caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-        grew(new_size);
-        // SAFETY: same contract as our caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use surefire::tensor::alloc_count::{self, CountingAllocator};
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: CountingAllocator = CountingAllocator;
 
 /// Peak heap during one `mlp 784-256-256-10 b128` step of the natural loop, above what was
 /// live before it, against the bytes of the step's parameters, activations (inputs and every
@@ -93,15 +58,15 @@ fn memory_report() {
     // The step starts with an empty buffer cache, so every buffer it uses is counted, and the
     // ones it hands back to the cache stay counted (they are not freed).
     surefire::tensor::release_cached_buffers();
-    let before = LIVE.load(Ordering::Relaxed);
-    PEAK.store(before, Ordering::Relaxed);
+    let before = alloc_count::live_bytes();
+    alloc_count::reset_peak();
     work.step();
     // Activations: the inputs, each layer's matmul and sigmoid outputs, and the loss.
     let mut activations = f32s(work.x.numel() + work.y.numel()) + f32s(1);
     for pair in work.sizes.windows(2) {
         activations += 2 * f32s(work.batch * pair[1]);
     }
-    let peak = PEAK.load(Ordering::Relaxed) - before;
+    let peak = alloc_count::peak_bytes() - before;
     // What the step holds at its peak: the parameters and the data (live before it) plus
     // everything it allocated.
     let data = f32s(work.x.numel() + work.y.numel());

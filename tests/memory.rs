@@ -2,57 +2,20 @@
 //! keeps a flat number of live allocations and bytes, counted by a global allocator per thread
 //! (the test harness's own thread allocates now and then; this loop runs on one thread: its
 //! tensors are too small for worker threads).
-#![allow(unsafe_code)]
-
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use surefire::nn::{Activation, Mlp, Module, mse_loss};
 use surefire::optim::{Adam, Optimizer, Sgd};
 use surefire::tensor::Tensor;
-
-struct Counting;
-
-thread_local! {
-    // Const-initialised without destructors: reading them never allocates.
-    static LIVE_BYTES: Cell<isize> = const { Cell::new(0) };
-    static LIVE_BLOCKS: Cell<isize> = const { Cell::new(0) };
-}
-
-fn count(bytes: isize, blocks: isize) {
-    let _ = LIVE_BYTES.try_with(|c| c.set(c.get() + bytes));
-    let _ = LIVE_BLOCKS.try_with(|c| c.set(c.get() + blocks));
-}
-
-// SAFETY: every call is forwarded unchanged to the system allocator; counting only touches
-// this thread's cells.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count(layout.size() as isize, 1);
-        // SAFETY: same contract as our caller's.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        count(-(layout.size() as isize), -1);
-        // SAFETY: same contract as our caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count(new_size as isize - layout.size() as isize, 0);
-        // SAFETY: same contract as our caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use surefire::tensor::alloc_count::{self, CountingAllocator};
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: CountingAllocator = CountingAllocator;
 
 fn live() -> (isize, isize) {
-    (LIVE_BYTES.with(Cell::get), LIVE_BLOCKS.with(Cell::get))
+    let live = alloc_count::thread_live();
+    (live.bytes, live.blocks)
 }
 
 #[test]

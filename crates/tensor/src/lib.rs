@@ -80,6 +80,7 @@
 // an `expect("internal: ...")`.
 #![warn(clippy::unwrap_used)]
 
+pub mod alloc_count;
 mod backprop;
 mod constructors;
 mod display;
