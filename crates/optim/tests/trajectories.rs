@@ -198,26 +198,25 @@ fn adam_and_adamw_match_the_documented_equations() {
                             };
                             let p = params();
                             let list = vec![p.0.clone(), p.1.clone()];
+                            // Adam and AdamW have the same builder methods but no common
+                            // trait for them.
+                            macro_rules! configured {
+                                ($optimizer:ident) => {
+                                    run(
+                                        $optimizer::new(list, s.lr)
+                                            .betas(betas.0, betas.1)
+                                            .eps(eps)
+                                            .weight_decay(weight_decay)
+                                            .amsgrad(amsgrad)
+                                            .maximize(maximize),
+                                        &p,
+                                    )
+                                };
+                            }
                             let got = if decoupled {
-                                run(
-                                    AdamW::new(list, s.lr)
-                                        .betas(betas.0, betas.1)
-                                        .eps(eps)
-                                        .weight_decay(weight_decay)
-                                        .amsgrad(amsgrad)
-                                        .maximize(maximize),
-                                    &p,
-                                )
+                                configured!(AdamW)
                             } else {
-                                run(
-                                    Adam::new(list, s.lr)
-                                        .betas(betas.0, betas.1)
-                                        .eps(eps)
-                                        .weight_decay(weight_decay)
-                                        .amsgrad(amsgrad)
-                                        .maximize(maximize),
-                                    &p,
-                                )
+                                configured!(Adam)
                             };
                             assert_close(&got, &adam_reference(s), &format!("{s:?}"));
                             cases += 1;

@@ -190,20 +190,22 @@ where
     })
 }
 
+/// The functions the checkers differentiate.
+trait Function: Fn(&[Tensor<f64>]) -> Result<Tensor<f64>> {}
+
+impl<F: Fn(&[Tensor<f64>]) -> Result<Tensor<f64>>> Function for F {}
+
 /// Fresh leaves requiring grad with the values of `inputs`.
 fn leaves_of(inputs: &[Tensor<f64>]) -> Vec<Tensor<f64>> {
     inputs.iter().map(|x| x.detach().require_grad()).collect()
 }
 
-fn check<F>(
+fn check<F: Function>(
     f: &F,
     inputs: &[Tensor<f64>],
     options: &GradcheckOptions,
     order: u8,
-) -> std::result::Result<(), GradcheckError>
-where
-    F: Fn(&[Tensor<f64>]) -> Result<Tensor<f64>>,
-{
+) -> std::result::Result<(), GradcheckError> {
     match options.mode {
         GradcheckMode::Full => check_full(f, inputs, options, order),
         GradcheckMode::Fast { seed } => check_fast(f, inputs, options, order, seed),
@@ -215,16 +217,13 @@ fn close(analytic: f64, numeric: f64, options: &GradcheckOptions) -> bool {
 }
 
 /// `f` at `inputs` with element `element` of input `which` moved by `delta`.
-fn perturbed<F>(
+fn perturbed<F: Function>(
     f: &F,
     inputs: &[Tensor<f64>],
     which: usize,
     element: usize,
     delta: f64,
-) -> Result<Vec<f64>>
-where
-    F: Fn(&[Tensor<f64>]) -> Result<Tensor<f64>>,
-{
+) -> Result<Vec<f64>> {
     let mut moved = inputs.to_vec();
     let mut data = inputs[which].to_vec();
     data[element] += delta;
@@ -242,15 +241,12 @@ fn unravel(mut flat: usize, shape: &[usize]) -> Vec<usize> {
     index
 }
 
-fn check_full<F>(
+fn check_full<F: Function>(
     f: &F,
     inputs: &[Tensor<f64>],
     options: &GradcheckOptions,
     order: u8,
-) -> std::result::Result<(), GradcheckError>
-where
-    F: Fn(&[Tensor<f64>]) -> Result<Tensor<f64>>,
-{
+) -> std::result::Result<(), GradcheckError> {
     let leaves = leaves_of(inputs);
     let y = f(&leaves)?;
     let out_shape = y.shape().to_vec();
@@ -301,16 +297,13 @@ where
     Ok(())
 }
 
-fn check_fast<F>(
+fn check_fast<F: Function>(
     f: &F,
     inputs: &[Tensor<f64>],
     options: &GradcheckOptions,
     order: u8,
     seed: u64,
-) -> std::result::Result<(), GradcheckError>
-where
-    F: Fn(&[Tensor<f64>]) -> Result<Tensor<f64>>,
-{
+) -> std::result::Result<(), GradcheckError> {
     let mut rng = SplitMix64(seed);
     let leaves = leaves_of(inputs);
     let y = f(&leaves)?;

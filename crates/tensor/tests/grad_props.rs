@@ -16,14 +16,15 @@ fn config() -> ProptestConfig {
     ProptestConfig::with_cases(64)
 }
 
-/// A unary op on inputs uniform in `[lo, hi)`, presented contiguous or strided.
-macro_rules! unary_property {
-    ($name:ident, $lo:expr, $hi:expr, |$x:ident| $body:expr) => {
+/// Unary ops: `name: |s| strategy, |x| op;`, each on inputs the strategy draws for a shape
+/// `s`, presented contiguous or strided.
+macro_rules! unary_properties {
+    ($($name:ident: |$s:ident| $strategy:expr, |$x:ident| $body:expr;)*) => {$(
         proptest! {
             #![proptest_config(config())]
             #[test]
             fn $name(
-                x in shape(3).prop_flat_map(|s| tensor(s, $lo, $hi)),
+                x in shape(3).prop_flat_map(|$s| $strategy),
                 strided in any::<bool>(),
                 seed in any::<u64>(),
             ) {
@@ -33,83 +34,32 @@ macro_rules! unary_property {
                 })?;
             }
         }
-    };
+    )*};
 }
 
-unary_property!(neg_grad_matches_finite_difference, -3.0, 3.0, |x| x
-    .try_neg());
-unary_property!(exp_grad_matches_finite_difference, -3.0, 3.0, |x| x
-    .try_exp());
-unary_property!(ln_grad_matches_finite_difference, 0.3, 3.0, |x| x.try_ln());
-unary_property!(sqrt_grad_matches_finite_difference, 0.3, 3.0, |x| x
-    .try_sqrt());
-unary_property!(sigmoid_grad_matches_finite_difference, -4.0, 4.0, |x| x
-    .try_sigmoid());
-unary_property!(tanh_grad_matches_finite_difference, -3.0, 3.0, |x| x
-    .try_tanh());
-unary_property!(square_grad_matches_finite_difference, -3.0, 3.0, |x| x
-    .try_powf(2.0));
-unary_property!(powf_grad_matches_finite_difference, 0.3, 2.0, |x| x
-    .try_powf(-1.5));
-unary_property!(powf_cube_grad_matches_finite_difference, -2.0, 2.0, |x| x
-    .try_powf(3.0));
-unary_property!(
-    add_scalar_grad_matches_finite_difference,
-    -3.0,
-    3.0,
-    |x| Ok(&x + 1.5)
-);
-unary_property!(
-    sub_scalar_grad_matches_finite_difference,
-    -3.0,
-    3.0,
-    |x| Ok(2.5 - &x)
-);
-unary_property!(
-    mul_scalar_grad_matches_finite_difference,
-    -3.0,
-    3.0,
-    |x| Ok(&x * -0.75)
-);
-unary_property!(
-    div_scalar_grad_matches_finite_difference,
-    -3.0,
-    3.0,
-    |x| Ok(&x / 3.0)
-);
-unary_property!(scalar_div_grad_matches_finite_difference, 0.5, 2.0, |x| Ok(
-    1.5 / &x
-));
-unary_property!(sum_grad_matches_finite_difference, -3.0, 3.0, |x| x
-    .try_sum());
-unary_property!(mean_grad_matches_finite_difference, -3.0, 3.0, |x| x
-    .try_mean());
-unary_property!(flatten_grad_matches_finite_difference, -3.0, 3.0, |x| x
-    .try_flatten());
-unary_property!(t_grad_matches_finite_difference, -3.0, 3.0, |x| Ok(x.t()));
-
-/// A unary op with a kink at 0, on inputs at least 0.1 away from it.
-macro_rules! kinked_property {
-    ($name:ident, |$x:ident| $body:expr) => {
-        proptest! {
-            #![proptest_config(config())]
-            #[test]
-            fn $name(
-                x in shape(3).prop_flat_map(|s| tensor_away_from_zero(s, 0.1, 3.0)),
-                strided in any::<bool>(),
-                seed in any::<u64>(),
-            ) {
-                check_op(&[x], seed, |xs| {
-                    let $x = present(&xs[0], strided)?;
-                    $body
-                })?;
-            }
-        }
-    };
+// Ops with a kink at 0 (abs, relu) take inputs at least 0.1 away from it.
+unary_properties! {
+    neg_grad_matches_finite_difference: |s| tensor(s, -3.0, 3.0), |x| x.try_neg();
+    exp_grad_matches_finite_difference: |s| tensor(s, -3.0, 3.0), |x| x.try_exp();
+    ln_grad_matches_finite_difference: |s| tensor(s, 0.3, 3.0), |x| x.try_ln();
+    sqrt_grad_matches_finite_difference: |s| tensor(s, 0.3, 3.0), |x| x.try_sqrt();
+    sigmoid_grad_matches_finite_difference: |s| tensor(s, -4.0, 4.0), |x| x.try_sigmoid();
+    tanh_grad_matches_finite_difference: |s| tensor(s, -3.0, 3.0), |x| x.try_tanh();
+    square_grad_matches_finite_difference: |s| tensor(s, -3.0, 3.0), |x| x.try_powf(2.0);
+    powf_grad_matches_finite_difference: |s| tensor(s, 0.3, 2.0), |x| x.try_powf(-1.5);
+    powf_cube_grad_matches_finite_difference: |s| tensor(s, -2.0, 2.0), |x| x.try_powf(3.0);
+    add_scalar_grad_matches_finite_difference: |s| tensor(s, -3.0, 3.0), |x| Ok(&x + 1.5);
+    sub_scalar_grad_matches_finite_difference: |s| tensor(s, -3.0, 3.0), |x| Ok(2.5 - &x);
+    mul_scalar_grad_matches_finite_difference: |s| tensor(s, -3.0, 3.0), |x| Ok(&x * -0.75);
+    div_scalar_grad_matches_finite_difference: |s| tensor(s, -3.0, 3.0), |x| Ok(&x / 3.0);
+    scalar_div_grad_matches_finite_difference: |s| tensor(s, 0.5, 2.0), |x| Ok(1.5 / &x);
+    sum_grad_matches_finite_difference: |s| tensor(s, -3.0, 3.0), |x| x.try_sum();
+    mean_grad_matches_finite_difference: |s| tensor(s, -3.0, 3.0), |x| x.try_mean();
+    flatten_grad_matches_finite_difference: |s| tensor(s, -3.0, 3.0), |x| x.try_flatten();
+    t_grad_matches_finite_difference: |s| tensor(s, -3.0, 3.0), |x| Ok(x.t());
+    abs_grad_matches_finite_difference: |s| tensor_away_from_zero(s, 0.1, 3.0), |x| x.try_abs();
+    relu_grad_matches_finite_difference: |s| tensor_away_from_zero(s, 0.1, 3.0), |x| x.try_relu();
 }
-
-kinked_property!(abs_grad_matches_finite_difference, |x| x.try_abs());
-kinked_property!(relu_grad_matches_finite_difference, |x| x.try_relu());
 
 proptest! {
     #![proptest_config(config())]
@@ -125,9 +75,10 @@ proptest! {
     }
 }
 
-/// A broadcasting binary op with operands drawn by `lhs` and `rhs` strategies of a shape.
-macro_rules! binary_property {
-    ($name:ident, $lhs:expr, $rhs:expr, |$a:ident, $b:ident| $body:expr) => {
+/// Broadcasting binary ops: `name: lhs, rhs, |a, b| op;`, with operands drawn by the `lhs`
+/// and `rhs` strategies of a shape, the left one presented contiguous or strided.
+macro_rules! binary_properties {
+    ($($name:ident: $lhs:expr, $rhs:expr, |$a:ident, $b:ident| $body:expr;)*) => {$(
         proptest! {
             #![proptest_config(config())]
             #[test]
@@ -143,7 +94,7 @@ macro_rules! binary_property {
                 })?;
             }
         }
-    };
+    )*};
 }
 
 fn any_values(s: Vec<usize>) -> impl Strategy<Value = T> {
@@ -156,36 +107,13 @@ fn nonzero(s: Vec<usize>) -> impl Strategy<Value = T> {
     tensor_away_from_zero(s, 0.5, 2.0)
 }
 
-binary_property!(
-    add_grad_matches_finite_difference,
-    any_values,
-    any_values,
-    |a, b| a.try_add(&b)
-);
-binary_property!(
-    sub_grad_matches_finite_difference,
-    any_values,
-    any_values,
-    |a, b| a.try_sub(&b)
-);
-binary_property!(
-    mul_grad_matches_finite_difference,
-    any_values,
-    any_values,
-    |a, b| a.try_mul(&b)
-);
-binary_property!(
-    div_grad_matches_finite_difference,
-    any_values,
-    nonzero,
-    |a, b| a.try_div(&b)
-);
-binary_property!(
-    pow_grad_matches_finite_difference,
-    positive,
-    any_values,
-    |a, b| a.try_pow(&b)
-);
+binary_properties! {
+    add_grad_matches_finite_difference: any_values, any_values, |a, b| a.try_add(&b);
+    sub_grad_matches_finite_difference: any_values, any_values, |a, b| a.try_sub(&b);
+    mul_grad_matches_finite_difference: any_values, any_values, |a, b| a.try_mul(&b);
+    div_grad_matches_finite_difference: any_values, nonzero, |a, b| a.try_div(&b);
+    pow_grad_matches_finite_difference: positive, any_values, |a, b| a.try_pow(&b);
+}
 
 proptest! {
     #![proptest_config(config())]

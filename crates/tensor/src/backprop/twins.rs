@@ -203,19 +203,11 @@ mod tests {
     use super::*;
     use crate::mode::with_grad_enabled;
 
-    /// Values in [-2, 2) with varied low bits, as an untracked tensor of `shape`.
+    /// Seeded values in [-2, 2), as an untracked tensor of `shape`.
     fn values(shape: &[usize], seed: u64) -> Tensor<f64> {
-        let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-        let len = shape.iter().product();
-        let data = (0..len)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                (state >> 11) as f64 / (1u64 << 51) as f64 - 2.0
-            })
-            .collect();
-        Tensor::from_vec(data, shape).expect("the length fits the shape")
+        use rand::SeedableRng;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        Tensor::rand_uniform(shape, -2.0, 2.0, &mut rng)
     }
 
     /// A twin's results with the composite (recording) and the fused (not recording) twin.

@@ -46,14 +46,8 @@ pub(super) fn through_scratch<T>(
 /// # Safety
 /// As [`block`](super::kernel::block); `a` has a column or a row stride of 1.
 pub(super) unsafe fn block_through_scratch<T: Element>(product: Product<'_, T>) -> bool {
-    let Product {
-        dst,
-        dst_row_stride,
-        dims: (m, k, n),
-        a,
-        b,
-        bias: _,
-    } = product;
+    let (m, k, n) = product.dims;
+    let (dst, dst_row_stride, a, b) = (product.dst, product.dst_row_stride, product.a, product.b);
     let copy = if a.columns_contiguous() {
         None
     } else {

@@ -17,14 +17,8 @@ pub(super) const TINY: usize = 512;
 /// # Safety
 /// As [`gemm`](super::gemm).
 pub(super) unsafe fn tiny<T: Element>(product: Product<'_, T>) {
-    let Product {
-        dst,
-        dst_row_stride,
-        dims: (m, k, n),
-        a,
-        b,
-        bias,
-    } = product;
+    let (m, k, n) = product.dims;
+    let (a, b, bias) = (product.a, product.b, product.bias);
     // SAFETY (of every read below): the caller guarantees every element of both operands is
     // readable, and rows i..i + ROWS are inside `a`.
     let at = |i: usize, p: usize| unsafe { a.at(i, p) };
@@ -35,7 +29,7 @@ pub(super) unsafe fn tiny<T: Element>(product: Product<'_, T>) {
             None => total,
         };
         // SAFETY: the caller guarantees m rows of n writable elements from `dst`.
-        unsafe { dst.add(i * dst_row_stride + j).write(value) };
+        unsafe { product.dst.add(i * product.dst_row_stride + j).write(value) };
     };
     const ROWS: usize = 4;
     for j in 0..n {
