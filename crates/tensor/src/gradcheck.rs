@@ -133,14 +133,11 @@ impl From<TensorError> for GradcheckError {
 /// # Errors
 /// The first mismatch, naming the input, the element, and both values; or the function's own
 /// error.
-pub fn gradcheck<F>(
-    f: F,
+pub fn gradcheck(
+    f: impl Fn(&[Tensor<f64>]) -> Result<Tensor<f64>>,
     inputs: &[Tensor<f64>],
     options: &GradcheckOptions,
-) -> std::result::Result<(), GradcheckError>
-where
-    F: Fn(&[Tensor<f64>]) -> Result<Tensor<f64>>,
-{
+) -> std::result::Result<(), GradcheckError> {
     enable_grad(|| check(&f, inputs, options, 1))
 }
 
@@ -150,14 +147,11 @@ where
 ///
 /// # Errors
 /// As [`gradcheck`], with `order` 2 in a mismatch.
-pub fn gradgradcheck<F>(
-    f: F,
+pub fn gradgradcheck(
+    f: impl Fn(&[Tensor<f64>]) -> Result<Tensor<f64>>,
     inputs: &[Tensor<f64>],
     options: &GradcheckOptions,
-) -> std::result::Result<(), GradcheckError>
-where
-    F: Fn(&[Tensor<f64>]) -> Result<Tensor<f64>>,
-{
+) -> std::result::Result<(), GradcheckError> {
     enable_grad(|| {
         let leaves = leaves_of(inputs);
         let output_shape = f(&leaves)?.shape().to_vec();
