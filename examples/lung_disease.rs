@@ -24,6 +24,7 @@ use plotters::prelude::*;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{RngExt, SeedableRng};
+use support::figure;
 use surefire::nn::{self, mse_loss};
 use surefire::prelude::*;
 use surefire::tensor::graph;
@@ -590,9 +591,7 @@ fn predict(out: &Path, person: Person) -> Result<(), Box<dyn Error>> {
 }
 
 fn plot(path: &Path, curves: &Curves) -> Result<(), Box<dyn Error>> {
-    // Text is measured with a font of our own: no system font library needed.
-    plotters::style::register_font("sans-serif", FontStyle::Normal, dejavu::sans::regular())
-        .map_err(|_| "the embedded DejaVu Sans font did not load")?;
+    figure::use_embedded_font()?;
     let root = SVGBackend::new(path, (800, 450)).into_drawing_area();
     root.fill(&WHITE)?;
     let top = curves
@@ -632,21 +631,14 @@ fn plot(path: &Path, curves: &Curves) -> Result<(), Box<dyn Error>> {
                 color.stroke_width(2),
             ))?
             .label(label)
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-            });
+            .legend(figure::legend_line(color.stroke_width(2)));
     }
     let floor = [(0, curves.rule), (epochs.max(1), curves.rule)];
     chart
         .draw_series(DashedLineSeries::new(floor, 6, 4, BLACK.stroke_width(1)))?
         .label("test MSE of the rule that made the data")
-        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK.stroke_width(1)));
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .draw()?;
+        .legend(figure::legend_line(BLACK.stroke_width(1)));
+    figure::draw_legend(&mut chart, SeriesLabelPosition::UpperRight)?;
     root.present()?;
     Ok(())
 }

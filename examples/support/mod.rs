@@ -1,7 +1,9 @@
-//! What the examples share: reporting an error by its message, and reading `--flag value`
-//! arguments.
+//! What the examples share: reporting an error by its message, reading `--flag value`
+//! arguments, and the look of the plots.
 // Each example compiles this module on its own and uses only part of it.
 #![allow(dead_code)]
+
+pub mod figure;
 
 use std::error::Error;
 use std::process::ExitCode;
