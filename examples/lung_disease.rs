@@ -24,7 +24,7 @@ use plotters::prelude::*;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{RngExt, SeedableRng};
-use support::figure;
+use support::{Long, figure};
 use surefire::nn::{self, mse_loss};
 use surefire::prelude::*;
 use surefire::tensor::graph;
@@ -76,14 +76,24 @@ impl Person {
 
 /// Settings from the command line.
 struct Options {
+    /// Passes over the training set.
     epochs: usize,
+    /// The SGD learning rate.
     lr: f64,
+    /// The widths of the hidden layers, input side first.
     hidden: Vec<usize>,
+    /// Rows per mini-batch.
     batch: usize,
+    /// The cohort's size, 80% of it for training.
     people: usize,
+    /// Seeds the cohort, the split, the weights and the batch order.
     seed: u64,
+    /// Where the loss curve, the checkpoint and the graph go, and where `--predict` reads the
+    /// checkpoint.
     out: PathBuf,
+    /// Also write the network's graph as Graphviz text.
     graph: bool,
+    /// Ask the saved model about this person instead of training.
     predict: Option<Person>,
 }
 
@@ -118,34 +128,42 @@ fn parse_args() -> Result<Options, Box<dyn Error>> {
         graph: false,
         predict: None,
     };
-    let mut flags = support::Flags::new(USAGE);
-    while let Some(flag) = flags.next_flag() {
-        match flag.as_str() {
-            "--epochs" => o.epochs = flags.value(&flag)?,
-            "--lr" => o.lr = flags.value(&flag)?,
-            "--hidden" => {
-                let text: String = flags.value(&flag)?;
-                o.hidden = text.split(',').map(str::parse).collect::<Result<_, _>>()?;
-            }
-            "--batch" => o.batch = flags.value(&flag)?,
-            "--people" => o.people = flags.value(&flag)?,
-            "--seed" => o.seed = flags.value(&flag)?,
-            "--out" => o.out = flags.value::<String>(&flag)?.into(),
-            "--graph" => o.graph = true,
-            "--predict" => o.predict = Some(parse_person(&flags.value::<String>(&flag)?)?),
-            other => return Err(flags.unknown(other)),
+    let mut args = support::Args::new(USAGE);
+    while let Some(arg) = args.next()? {
+        match arg {
+            Long("epochs") => o.epochs = args.value()?,
+            Long("lr") => o.lr = args.value()?,
+            Long("hidden") => o.hidden = args.value_with(parse_widths)?,
+            Long("batch") => o.batch = args.value_with(|text| at_least(text, 1))?,
+            Long("people") => o.people = args.value_with(|text| at_least(text, 10))?,
+            Long("seed") => o.seed = args.value()?,
+            Long("out") => o.out = args.text()?.into(),
+            Long("graph") => o.graph = true,
+            Long("predict") => o.predict = Some(args.value_with(parse_person)?),
+            _ => return Err(support::unexpected(arg)),
         }
-    }
-    if o.batch == 0 || o.people < 10 || o.hidden.contains(&0) {
-        return Err(
-            "--batch and --hidden widths must be positive, and --people at least 10".into(),
-        );
     }
     Ok(o)
 }
 
+/// A whole number no smaller than `least`.
+fn at_least(text: &str, least: usize) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if n >= least => Ok(n),
+        _ => Err(format!("must be a whole number of at least {least}")),
+    }
+}
+
+/// `A,B,..`: the hidden layers' widths, each at least 1.
+fn parse_widths(text: &str) -> Result<Vec<usize>, String> {
+    text.split(',')
+        .map(|width| at_least(width, 1))
+        .collect::<Result<_, _>>()
+        .map_err(|_| "widths must be whole numbers of at least 1".into())
+}
+
 /// `AGE,SMOKING,AREA,HISTORY`, each checked against the range the cohort covers.
-fn parse_person(text: &str) -> Result<Person, Box<dyn Error>> {
+fn parse_person(text: &str) -> Result<Person, String> {
     let values: Vec<f64> = text
         .split(',')
         .map(|v| {
@@ -155,9 +173,7 @@ fn parse_person(text: &str) -> Result<Person, Box<dyn Error>> {
         })
         .collect::<Result<_, _>>()?;
     let &[age, smoking, area, history] = values.as_slice() else {
-        return Err(
-            format!("--predict needs 4 values AGE,SMOKING,AREA,HISTORY, got {text:?}").into(),
-        );
+        return Err("needs 4 values AGE,SMOKING,AREA,HISTORY".into());
     };
     let checks = [
         ((0.0..=120.0).contains(&age), "age must be 0 to 120 years"),
@@ -172,7 +188,7 @@ fn parse_person(text: &str) -> Result<Person, Box<dyn Error>> {
         (history == 0.0 || history == 1.0, "history must be 0 or 1"),
     ];
     match checks.iter().find(|(ok, _)| !ok) {
-        Some((_, why)) => Err(format!("--predict {text}: {why}").into()),
+        Some((_, why)) => Err((*why).into()),
         None => Ok(Person {
             age,
             smoking,

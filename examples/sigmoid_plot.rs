@@ -165,15 +165,23 @@ fn write_png(path: &PathBuf, rgb: &[u8]) -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
+const USAGE: &str = "\
+usage: sigmoid_plot [OPTIONS]
+
+Writes DIR/sigmoid.svg and DIR/sigmoid.png.
+
+options:
+  --out DIR    output folder (default: the current folder)
+  -h, --help   this text";
+
 /// `--out DIR` (default: the current directory); `--help` prints the usage.
 fn parse_out_dir() -> Result<PathBuf, Box<dyn Error>> {
     let mut out = PathBuf::from(".");
-    let usage = "usage: sigmoid_plot [--out DIR]\n\nWrites DIR/sigmoid.svg and DIR/sigmoid.png.";
-    let mut flags = support::Flags::new(usage);
-    while let Some(flag) = flags.next_flag() {
-        match flag.as_str() {
-            "--out" => out = flags.value::<String>(&flag)?.into(),
-            other => return Err(flags.unknown(other)),
+    let mut args = support::Args::new(USAGE);
+    while let Some(arg) = args.next()? {
+        match arg {
+            support::Long("out") => out = args.text()?.into(),
+            _ => return Err(support::unexpected(arg)),
         }
     }
     Ok(out)
