@@ -148,7 +148,18 @@ fn run() -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
+const USAGE: &str = "\
+usage: breast_cancer [OPTIONS]
+
+Trains an MLP and a logistic regression on the Wisconsin breast-cancer data and compares
+their accuracy on held-out tumours.
+
+options:
+  --epochs N   full-batch Adam steps for each model (default 300)
+  --seed N     seed of the split and the weights (default 7)
+  -h, --help   this text";
+
 /// `--epochs N` (default 300) and `--seed N` (default 7).
 fn parse_args() -> Result<(usize, u64), Box<dyn Error>> {
-    support::epochs_and_seed("usage: breast_cancer [--epochs N] [--seed N]", 300, 7)
+    support::epochs_and_seed(USAGE, 300, 7)
 }

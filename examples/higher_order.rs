@@ -180,14 +180,24 @@ fn run() -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
+const USAGE: &str = "\
+usage: higher_order [OPTIONS]
+
+Minimises the Rosenbrock function by Newton's method with Hessian-vector products, then by
+gradient descent, and compares the two.
+
+options:
+  --gd-steps N   gradient-descent steps (default 20000)
+  -h, --help     this text";
+
 /// `--gd-steps N` (default 20000).
 fn parse_args() -> Result<usize, Box<dyn Error>> {
     let mut steps = 20_000;
-    let mut flags = support::Flags::new("usage: higher_order [--gd-steps N]");
-    while let Some(flag) = flags.next_flag() {
-        match flag.as_str() {
-            "--gd-steps" => steps = flags.value(&flag)?,
-            other => return Err(flags.unknown(other)),
+    let mut args = support::Args::new(USAGE);
+    while let Some(arg) = args.next()? {
+        match arg {
+            support::Long("gd-steps") => steps = args.value()?,
+            _ => return Err(support::unexpected(arg)),
         }
     }
     Ok(steps)

@@ -13,6 +13,7 @@ use std::path::PathBuf;
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use support::figure;
 use surefire::prelude::*;
 
 const WIDTH: u32 = 800;
@@ -57,9 +58,7 @@ fn run() -> Result<(), Box<dyn Error>> {
         xs[100]
     );
 
-    // Text is measured and drawn with a font of our own: no system font library needed.
-    plotters::style::register_font("sans-serif", FontStyle::Normal, dejavu::sans::regular())
-        .map_err(|_| "the embedded DejaVu Sans font did not load")?;
+    figure::use_embedded_font()?;
     let svg = out.join("sigmoid.svg");
     draw(
         SVGBackend::new(&svg, (WIDTH, HEIGHT)).into_drawing_area(),
@@ -147,17 +146,12 @@ where
     chart
         .draw_series(LineSeries::new(points(ys), BLUE.stroke_width(2)))?
         .label("sigmoid(x) = 1 / (1 + e^-x)")
-        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE.stroke_width(2)));
+        .legend(figure::legend_line(BLUE.stroke_width(2)));
     chart
         .draw_series(LineSeries::new(points(slope), RED.stroke_width(2)))?
         .label("d sigmoid / dx, from backward")
-        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED.stroke_width(2)));
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .draw()?;
+        .legend(figure::legend_line(RED.stroke_width(2)));
+    figure::draw_legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
     root.present()?;
     Ok(())
 }
@@ -171,15 +165,23 @@ fn write_png(path: &PathBuf, rgb: &[u8]) -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
+const USAGE: &str = "\
+usage: sigmoid_plot [OPTIONS]
+
+Writes DIR/sigmoid.svg and DIR/sigmoid.png.
+
+options:
+  --out DIR    output folder (default: the current folder)
+  -h, --help   this text";
+
 /// `--out DIR` (default: the current directory); `--help` prints the usage.
 fn parse_out_dir() -> Result<PathBuf, Box<dyn Error>> {
     let mut out = PathBuf::from(".");
-    let usage = "usage: sigmoid_plot [--out DIR]\n\nWrites DIR/sigmoid.svg and DIR/sigmoid.png.";
-    let mut flags = support::Flags::new(usage);
-    while let Some(flag) = flags.next_flag() {
-        match flag.as_str() {
-            "--out" => out = flags.value::<String>(&flag)?.into(),
-            other => return Err(flags.unknown(other)),
+    let mut args = support::Args::new(USAGE);
+    while let Some(arg) = args.next()? {
+        match arg {
+            support::Long("out") => out = args.text()?.into(),
+            _ => return Err(support::unexpected(arg)),
         }
     }
     Ok(out)

@@ -55,7 +55,17 @@ fn run() -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
+const USAGE: &str = "\
+usage: xor [OPTIONS]
+
+Trains a 2-4-1 sigmoid network on the four cases of XOR and prints its answers.
+
+options:
+  --epochs N   full-batch SGD steps (default 3000)
+  --seed N     seed of the weights (default 42)
+  -h, --help   this text";
+
 /// `--epochs N` (default 3000) and `--seed N` (default 42).
 fn parse_args() -> Result<(usize, u64), Box<dyn Error>> {
-    support::epochs_and_seed("usage: xor [--epochs N] [--seed N]", 3000, 42)
+    support::epochs_and_seed(USAGE, 3000, 42)
 }

@@ -5,14 +5,19 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Runs `cargo run --example name -- args`, returning stdout; panics with stderr on failure.
-fn run(name: &str, args: &[&str]) -> String {
-    let output = Command::new(env!("CARGO"))
+/// Runs `cargo run --example name -- args`.
+fn cargo_run(name: &str, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO"))
         .args(["run", "--quiet", "--example", name, "--"])
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
-        .expect("cargo runs");
+        .expect("cargo runs")
+}
+
+/// Runs `cargo run --example name -- args`, returning stdout; panics with stderr on failure.
+fn run(name: &str, args: &[&str]) -> String {
+    let output = cargo_run(name, args);
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(
         output.status.success(),
@@ -20,6 +25,17 @@ fn run(name: &str, args: &[&str]) -> String {
         String::from_utf8_lossy(&output.stderr)
     );
     stdout
+}
+
+/// Runs `cargo run --example name -- args`, returning stderr; panics if it succeeds.
+fn run_failing(name: &str, args: &[&str]) -> String {
+    let output = cargo_run(name, args);
+    assert!(
+        !output.status.success(),
+        "example {name} {args:?} succeeded:\n{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 /// A fresh, empty folder for one test's files.
@@ -170,4 +186,37 @@ fn autodiff_basics_matches_finite_differences() {
         out.contains("finite differences of the gradient: [0.208435, 0.298315, 0.206504]"),
         "{out}"
     );
+}
+
+#[test]
+fn bad_arguments_name_the_flag_and_the_value_and_help_lists_the_flags() {
+    let help = run("lung_disease", &["--help"]);
+    for flag in [
+        "--epochs",
+        "--lr",
+        "--hidden",
+        "--batch",
+        "--people",
+        "--seed",
+        "--out",
+        "--graph",
+        "--predict",
+    ] {
+        assert!(help.contains(flag), "{flag} missing from:\n{help}");
+    }
+    let cases: [(&str, &[&str], &str); 5] = [
+        ("lung_disease", &["--epochs", "many"], "--epochs \"many\""),
+        ("lung_disease", &["--hidden", "8,0"], "--hidden \"8,0\""),
+        (
+            "lung_disease",
+            &["--predict", "67,20"],
+            "--predict \"67,20\"",
+        ),
+        ("xor", &["--seed", "-1"], "--seed \"-1\""),
+        ("sigmoid_plot", &["--colour"], "'--colour'"),
+    ];
+    for (name, args, expected) in cases {
+        let stderr = run_failing(name, args);
+        assert!(stderr.contains(expected), "{name} {args:?}: {stderr}");
+    }
 }

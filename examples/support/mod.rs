@@ -1,11 +1,16 @@
-//! What the examples share: reporting an error by its message, and reading `--flag value`
-//! arguments.
+//! What the examples share: reporting an error by its message, reading the command line with
+//! lexopt, and the look of the plots.
 // Each example compiles this module on its own and uses only part of it.
 #![allow(dead_code)]
 
+pub mod figure;
+
 use std::error::Error;
+use std::fmt::Display;
 use std::process::ExitCode;
 use std::str::FromStr;
+
+pub use lexopt::prelude::*;
 
 /// Runs an example's body; an error is printed by its message (not its debug form) and the
 /// process exits with a failure code.
@@ -19,48 +24,76 @@ pub fn run(body: impl FnOnce() -> Result<(), Box<dyn Error>>) -> ExitCode {
     }
 }
 
-/// The command line's flags, read one at a time.
-pub struct Flags {
-    args: std::iter::Skip<std::env::Args>,
+/// The command line of this process, read one argument at a time by lexopt. Each example
+/// matches the arguments itself (`Long("epochs") => epochs = args.value()?`), so its options
+/// are all in one place; this adds the usage text and errors that name the flag.
+pub struct Args {
+    parser: lexopt::Parser,
     usage: &'static str,
+    /// The last flag read, as written on the command line, for the errors about its value.
+    flag: String,
 }
 
-impl Flags {
-    /// The flags of this process; `usage` is printed for `-h` or `--help`.
+impl Args {
+    /// The arguments of this process; `usage` is printed for `-h` or `--help`.
     pub fn new(usage: &'static str) -> Self {
-        Flags {
-            args: std::env::args().skip(1),
+        Args {
+            parser: lexopt::Parser::from_env(),
             usage,
+            flag: String::new(),
         }
     }
 
-    /// The next flag, or `None` after the last; `-h` and `--help` print the usage and exit.
-    pub fn next_flag(&mut self) -> Option<String> {
-        let flag = self.args.next()?;
-        if flag == "-h" || flag == "--help" {
-            println!("{}", self.usage);
-            std::process::exit(0);
+    /// The next flag or positional value, or `None` after the last; `-h` and `--help` print
+    /// the usage and exit.
+    pub fn next(&mut self) -> Result<Option<lexopt::Arg<'_>>, Box<dyn Error>> {
+        let arg = self.parser.next()?;
+        match &arg {
+            Some(Short('h') | Long("help")) => {
+                println!("{}", self.usage);
+                std::process::exit(0);
+            }
+            Some(Long(name)) => self.flag = format!("--{name}"),
+            Some(Short(letter)) => self.flag = format!("-{letter}"),
+            Some(Value(_)) | None => {}
         }
-        Some(flag)
+        Ok(arg)
     }
 
-    /// The value following `flag`, parsed.
-    pub fn value<T: FromStr>(&mut self, flag: &str) -> Result<T, Box<dyn Error>>
+    /// The value of the flag just read, as text (`--flag value` or `--flag=value`).
+    pub fn text(&mut self) -> Result<String, Box<dyn Error>> {
+        // lexopt's only error here is a missing value.
+        let value = self
+            .parser
+            .value()
+            .map_err(|_| format!("{} needs a value (try --help)", self.flag))?;
+        value
+            .into_string()
+            .map_err(|raw| format!("{} {raw:?}: not valid UTF-8", self.flag).into())
+    }
+
+    /// The value of the flag just read, parsed; an error names the flag and the value.
+    pub fn value<T: FromStr>(&mut self) -> Result<T, Box<dyn Error>>
     where
-        T::Err: Error + 'static,
+        T::Err: Display,
     {
-        let text = self
-            .args
-            .next()
-            .ok_or_else(|| format!("{flag} needs a value (try --help)"))?;
-        text.parse()
-            .map_err(|e: T::Err| format!("{flag} {text:?}: {e}").into())
+        self.value_with(|text| text.parse::<T>())
     }
 
-    /// The error for a flag the example does not know.
-    pub fn unknown(&self, flag: &str) -> Box<dyn Error> {
-        format!("unknown argument {flag:?} (try --help)").into()
+    /// The value of the flag just read, parsed by `parse`; an error names the flag and the
+    /// value, then says what `parse` found wrong.
+    pub fn value_with<T, E: Display>(
+        &mut self,
+        parse: impl FnOnce(&str) -> Result<T, E>,
+    ) -> Result<T, Box<dyn Error>> {
+        let text = self.text()?;
+        parse(&text).map_err(|e| format!("{} {text:?}: {e}", self.flag).into())
     }
+}
+
+/// The error for an argument the example does not take.
+pub fn unexpected(arg: lexopt::Arg<'_>) -> Box<dyn Error> {
+    format!("{} (try --help)", arg.unexpected()).into()
 }
 
 /// `--epochs N` and `--seed N`, the only flags of the small training examples.
@@ -70,12 +103,12 @@ pub fn epochs_and_seed(
     seed: u64,
 ) -> Result<(usize, u64), Box<dyn Error>> {
     let (mut epochs, mut seed) = (epochs, seed);
-    let mut flags = Flags::new(usage);
-    while let Some(flag) = flags.next_flag() {
-        match flag.as_str() {
-            "--epochs" => epochs = flags.value(&flag)?,
-            "--seed" => seed = flags.value(&flag)?,
-            other => return Err(flags.unknown(other)),
+    let mut args = Args::new(usage);
+    while let Some(arg) = args.next()? {
+        match arg {
+            Long("epochs") => epochs = args.value()?,
+            Long("seed") => seed = args.value()?,
+            _ => return Err(unexpected(arg)),
         }
     }
     Ok((epochs, seed))
