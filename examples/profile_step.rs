@@ -2,10 +2,10 @@
 //!
 //! ```sh
 //! cargo build --profile profiling --example profile_step
-//! perf record -g ./target/profiling/examples/profile_step w2 2000
+//! perf record -g ./target/profiling/examples/profile_step mlp 2000
 //! ```
 //!
-//! The first argument picks the workload (`w2`, the default, `w3` or `w4`), the second the
+//! The first argument picks the workload (`mlp`, the default, `neuron` or `wide`), the second the
 //! number of steps (default 1000), the third how the step is written (`natural`, the default,
 //! `modules` or `fastest`).
 
@@ -23,7 +23,7 @@ usage: profile_step [WORKLOAD [STEPS [WAY]]]
 Runs one workload's training step STEPS times and prints the time per step, for a profiler.
 
 arguments:
-  WORKLOAD     w2 (784-256-256-10), w3 (4-1) or w4 (1024-1024-1024-10); default w2
+  WORKLOAD     mlp (784-256-256-10), neuron (4-1) or wide (1024-1024-1024-10); default mlp
   STEPS        how many steps (default 1000)
   WAY          natural, modules or fastest (default natural)
   -h, --help   this text";
@@ -55,11 +55,11 @@ fn parse_args() -> Result<(MlpStep, u32), Box<dyn Error>> {
         }
     }
     let text = |i: usize| positional.get(i).map(String::as_str);
-    let workload: fn(Way) -> MlpStep = match text(0).unwrap_or("w2") {
-        "w2" => common::w2,
-        "w3" => common::w3,
-        "w4" => common::w4,
-        other => return Err(format!("WORKLOAD {other:?}: expected w2, w3 or w4").into()),
+    let workload: fn(Way) -> MlpStep = match text(0).unwrap_or("mlp") {
+        "mlp" => common::mlp,
+        "neuron" => common::neuron,
+        "wide" => common::wide_mlp,
+        other => return Err(format!("WORKLOAD {other:?}: expected mlp, neuron or wide").into()),
     };
     let steps = match text(1) {
         None => 1000,

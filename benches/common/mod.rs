@@ -229,9 +229,6 @@ pub fn neuron(way: Way) -> MlpStep {
 pub fn wide_mlp(way: Way) -> MlpStep {
     MlpStep::new(way, &[1024, 1024, 1024, 10], 256, 0.1, 4)
 }
-// The names `examples/profile_step.rs` picks the workloads by (unused elsewhere).
-#[allow(unused_imports)]
-pub use self::{mlp as w2, neuron as w3, wide_mlp as w4};
 
 /// Matrices for the kernel baseline: the same products called straight on the gemm kernel,
 /// outputs preallocated, operands transposed through strides as the library does.
