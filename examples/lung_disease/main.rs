@@ -1,4 +1,4 @@
-//! The founding example: a small network predicts the chance of lung disease from four
+//! The main example: a small network predicts the chance of lung disease from four
 //! inputs — age, smoking, the pollution of the area of residence, and genetic (family)
 //! health history — trained with sigmoid layers, mean squared error and SGD.
 //!
