@@ -19,7 +19,8 @@ pub enum CheckpointError {
         /// The underlying error.
         source: io::Error,
     },
-    /// The file is not a valid safetensors file (truncated, corrupted, or something else).
+    /// The file is not a valid safetensors file (truncated, corrupted, or something else), or
+    /// when saving, the model and metadata would make a header longer than readers accept.
     Format {
         /// The file concerned.
         path: PathBuf,

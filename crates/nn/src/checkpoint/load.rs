@@ -1,12 +1,12 @@
 //! Loading: the whole file validated and compared with the model before any parameter
 //! changes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
 use tensor::{Element, Tensor};
 
-use super::{CheckpointError, Mismatch, dtype_name, format};
+use super::{CheckpointError, Mismatch, dtype, read};
 use crate::module::Module;
 
 /// The metadata stored by [`save_with_metadata`](super::save_with_metadata) (empty when there
@@ -17,9 +17,10 @@ use crate::module::Module;
 pub fn read_metadata(path: impl AsRef<Path>) -> Result<BTreeMap<String, String>, CheckpointError> {
     let path = path.as_ref();
     let bytes = read(path)?;
-    // Parses and validates the whole file, not only the header.
-    let file = format::parse(&bytes).map_err(|e| CheckpointError::format(path, e))?;
-    Ok(file.metadata)
+    // Validates the whole file, not only the header.
+    let file = read::parse(&bytes).map_err(|e| CheckpointError::format(path, e))?;
+    let pairs = file.header.metadata().iter().flatten();
+    Ok(pairs.map(|(k, v)| (k.clone(), v.clone())).collect())
 }
 
 /// Loads the parameters of `model` from `path`. Nothing changes unless the whole file is
@@ -58,35 +59,41 @@ fn load_bytes<T: Element, M: Module<T> + ?Sized>(
     bytes: &[u8],
     path: &Path,
 ) -> Result<(), CheckpointError> {
-    let file = format::parse(bytes).map_err(|e| CheckpointError::format(path, e))?;
+    let file = read::parse(bytes).map_err(|e| CheckpointError::format(path, e))?;
     let params = model.named_parameters();
     let mut problems = Vec::new();
+    let mut found = Vec::with_capacity(params.len());
     for (name, param) in &params {
-        let Some(entry) = file.tensors.get(name) else {
+        let Some((info, data)) = file.tensor(name) else {
             problems.push(Mismatch::Missing { name: name.clone() });
             continue;
         };
         let shape = param.shape();
-        if entry.dtype != dtype_name::<T>() {
+        if info.dtype != dtype::<T>() {
             problems.push(Mismatch::DType {
                 name: name.clone(),
                 model: T::DTYPE,
-                file: entry.dtype.clone(),
+                file: info.dtype.to_string(),
             });
-        } else if entry.shape != shape {
+        } else if info.shape != shape {
             problems.push(Mismatch::Shape {
                 name: name.clone(),
                 model: shape,
-                file: entry.shape.clone(),
+                file: info.shape.clone(),
             });
+        } else {
+            found.push((param, data, shape));
         }
     }
-    // In name order: the file's tensors are a sorted map.
+    // In name order, whatever order the file's index keeps.
+    let model_names: HashSet<&str> = params.iter().map(|(name, _)| name.as_str()).collect();
+    let mut unexpected = file.header.offset_keys();
+    unexpected.retain(|name| !model_names.contains(name.as_str()));
+    unexpected.sort_unstable();
     problems.extend(
-        file.tensors
-            .keys()
-            .filter(|name| !params.iter().any(|(n, _)| n == *name))
-            .map(|name| Mismatch::Unexpected { name: name.clone() }),
+        unexpected
+            .into_iter()
+            .map(|name| Mismatch::Unexpected { name }),
     );
     if !problems.is_empty() {
         return Err(CheckpointError::Mismatch {
@@ -95,10 +102,9 @@ fn load_bytes<T: Element, M: Module<T> + ?Sized>(
         });
     }
     // Decode everything first, so a failure cannot leave the model half loaded.
-    let mut values = Vec::with_capacity(params.len());
-    for (name, param) in &params {
-        let entry = &file.tensors[name];
-        values.push((param, decode::<T>(entry.data, &param.shape(), path)?));
+    let mut values = Vec::with_capacity(found.len());
+    for (param, data, shape) in found {
+        values.push((param, decode::<T>(data, &shape, path)?));
     }
     for (param, value) in values {
         param

@@ -22,21 +22,27 @@
 //! ```
 
 mod error;
-mod format;
-mod json;
 mod load;
+mod read;
 mod save;
 
 pub use error::{CheckpointError, Mismatch};
 pub use load::{load, load_from_bytes, read_metadata};
 pub use save::{save, save_with_metadata};
 
+use safetensors::Dtype;
 use tensor::{DType, Element};
 
-/// The dtype name safetensors gives an element type.
-fn dtype_name<T: Element>() -> &'static str {
+/// The reference implementation's limit on the header length.
+const MAX_HEADER_LEN: u64 = 100_000_000;
+
+/// The header key that holds the metadata instead of a tensor.
+const METADATA_KEY: &str = "__metadata__";
+
+/// The dtype safetensors gives an element type.
+fn dtype<T: Element>() -> Dtype {
     match T::DTYPE {
-        DType::F32 => "F32",
-        DType::F64 => "F64",
+        DType::F32 => Dtype::F32,
+        DType::F64 => Dtype::F64,
     }
 }
