@@ -10,7 +10,11 @@
 //! [`with_num_threads`] change it.
 //!
 //! Results never depend on the number of threads: work is split only where the split
-//! changes no element's arithmetic.
+//! changes no element's arithmetic. How an op is cut depends on its size and the thread
+//! count alone, never on the clock. Which thread runs which piece does depend on timing (a
+//! worker polls for more work for a millisecond after its last job, then sleeps, and a
+//! sleeping worker is woken only for large ops), so the speed of small parallel ops does, but
+//! no result can.
 //!
 //! ```
 //! use tensor::Tensor;
