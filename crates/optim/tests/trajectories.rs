@@ -57,12 +57,14 @@ fn assert_close(got: &[f64], want: &[f64], what: &str) {
 }
 
 #[derive(Clone, Copy, Debug)]
+/// SGD's hyperparameters in the symbols of PyTorch's documented algorithm: learning rate γ,
+/// momentum μ, dampening τ, weight decay λ, so that the reference reads as the documentation.
 struct SgdSettings {
-    lr: f64,
-    momentum: f64,
-    dampening: f64,
+    gamma: f64,
+    mu: f64,
+    tau: f64,
+    lambda: f64,
     nesterov: bool,
-    weight_decay: f64,
     maximize: bool,
 }
 
@@ -77,24 +79,22 @@ fn sgd_reference(s: SgdSettings) -> Vec<f64> {
             .map(|g| if s.maximize { -g } else { *g })
             .collect();
         for i in 0..5 {
-            g[i] += s.weight_decay * w[i];
+            g[i] += s.lambda * w[i];
         }
-        if s.momentum != 0.0 {
+        if s.mu != 0.0 {
             let b = match buf.take() {
                 None => g.clone(),
-                Some(b) => (0..5)
-                    .map(|i| s.momentum * b[i] + (1.0 - s.dampening) * g[i])
-                    .collect(),
+                Some(b) => (0..5).map(|i| s.mu * b[i] + (1.0 - s.tau) * g[i]).collect(),
             };
             g = if s.nesterov {
-                (0..5).map(|i| g[i] + s.momentum * b[i]).collect()
+                (0..5).map(|i| g[i] + s.mu * b[i]).collect()
             } else {
                 b.clone()
             };
             buf = Some(b);
         }
         for i in 0..5 {
-            w[i] -= s.lr * g[i];
+            w[i] -= s.gamma * g[i];
         }
     }
     w
@@ -112,15 +112,15 @@ fn sgd_matches_the_documented_equations() {
                 for weight_decay in [0.0, 0.1] {
                     for maximize in [false, true] {
                         let s = SgdSettings {
-                            lr: 0.01,
-                            momentum,
-                            dampening,
+                            gamma: 0.01,
+                            mu: momentum,
+                            tau: dampening,
+                            lambda: weight_decay,
                             nesterov,
-                            weight_decay,
                             maximize,
                         };
                         let p = params();
-                        let opt = Sgd::new(vec![p.0.clone(), p.1.clone()], s.lr)
+                        let opt = Sgd::new(vec![p.0.clone(), p.1.clone()], s.gamma)
                             .momentum(momentum)
                             .dampening(dampening)
                             .nesterov(nesterov)
@@ -137,11 +137,14 @@ fn sgd_matches_the_documented_equations() {
 }
 
 #[derive(Clone, Copy, Debug)]
+/// Adam's hyperparameters in the symbols of PyTorch's documented algorithm: learning rate γ,
+/// betas β₁ and β₂, ε, weight decay λ; `decoupled` is AdamW.
 struct AdamSettings {
-    lr: f64,
-    betas: (f64, f64),
-    eps: f64,
-    weight_decay: f64,
+    gamma: f64,
+    beta1: f64,
+    beta2: f64,
+    epsilon: f64,
+    lambda: f64,
     amsgrad: bool,
     maximize: bool,
     decoupled: bool,
@@ -150,7 +153,7 @@ struct AdamSettings {
 /// PyTorch's Adam and AdamW, as documented: bias-corrected moments, eps after the square
 /// root, AdamW's decay applied to the weight first.
 fn adam_reference(s: AdamSettings) -> Vec<f64> {
-    let (b1, b2) = s.betas;
+    let (b1, b2) = (s.beta1, s.beta2);
     let mut w = START.to_vec();
     let (mut m, mut v, mut v_max) = (vec![0.0f64; 5], vec![0.0f64; 5], vec![0.0f64; 5]);
     for t in 1..=10 {
@@ -158,9 +161,9 @@ fn adam_reference(s: AdamSettings) -> Vec<f64> {
         for i in 0..5 {
             let mut g = if s.maximize { -grad[i] } else { grad[i] };
             if s.decoupled {
-                w[i] *= 1.0 - s.lr * s.weight_decay;
+                w[i] *= 1.0 - s.gamma * s.lambda;
             } else {
-                g += s.weight_decay * w[i];
+                g += s.lambda * w[i];
             }
             m[i] = b1 * m[i] + (1.0 - b1) * g;
             v[i] = b2 * v[i] + (1.0 - b2) * g * g;
@@ -172,7 +175,7 @@ fn adam_reference(s: AdamSettings) -> Vec<f64> {
                 v[i]
             };
             let v_hat = second / (1.0 - b2.powi(t));
-            w[i] -= s.lr * m_hat / (v_hat.sqrt() + s.eps);
+            w[i] -= s.gamma * m_hat / (v_hat.sqrt() + s.epsilon);
         }
     }
     w
@@ -188,10 +191,11 @@ fn adam_and_adamw_match_the_documented_equations() {
                     for betas in [(0.9, 0.999), (0.5, 0.8)] {
                         for eps in [1e-8, 0.1] {
                             let s = AdamSettings {
-                                lr: 0.02,
-                                betas,
-                                eps,
-                                weight_decay,
+                                gamma: 0.02,
+                                beta1: betas.0,
+                                beta2: betas.1,
+                                epsilon: eps,
+                                lambda: weight_decay,
                                 amsgrad,
                                 maximize,
                                 decoupled,
@@ -203,7 +207,7 @@ fn adam_and_adamw_match_the_documented_equations() {
                             macro_rules! configured {
                                 ($optimizer:ident) => {
                                     run(
-                                        $optimizer::new(list, s.lr)
+                                        $optimizer::new(list, s.gamma)
                                             .betas(betas.0, betas.1)
                                             .eps(eps)
                                             .weight_decay(weight_decay)
@@ -235,10 +239,11 @@ fn adamw_defaults_are_pytorchs() {
     let p = params();
     let got = run(AdamW::new(vec![p.0.clone(), p.1.clone()], 0.02), &p);
     let want = adam_reference(AdamSettings {
-        lr: 0.02,
-        betas: (0.9, 0.999),
-        eps: 1e-8,
-        weight_decay: 0.01,
+        gamma: 0.02,
+        beta1: 0.9,
+        beta2: 0.999,
+        epsilon: 1e-8,
+        lambda: 0.01,
         amsgrad: false,
         maximize: false,
         decoupled: true,
