@@ -81,14 +81,20 @@ pub enum Init {
 
 impl Init {
     /// The usual scheme for weights feeding `activation`: Xavier uniform for sigmoid, tanh
-    /// and identity, Kaiming uniform for ReLU, each with the activation's gain.
+    /// and identity, Kaiming uniform for ReLU and the activations shaped like it (leaky ReLU,
+    /// GELU, SiLU, softplus), each with the activation's gain.
     pub fn for_activation(activation: Activation) -> Self {
         let gain = activation.gain();
         match activation {
-            Activation::Relu => Init::KaimingUniform { gain },
             Activation::Sigmoid | Activation::Tanh | Activation::Identity => {
                 Init::XavierUniform { gain }
             }
+            Activation::Relu
+            | Activation::LeakyRelu { .. }
+            | Activation::Gelu
+            | Activation::GeluTanh
+            | Activation::Silu
+            | Activation::Softplus { .. } => Init::KaimingUniform { gain },
         }
     }
 

@@ -34,6 +34,9 @@ pub trait Element:
     /// Converts to `f64` exactly.
     fn as_f64(self) -> f64;
 
+    /// The error function, `2/√π ∫₀ˣ e^(-t²) dt` (the `libm` crate's, a port of musl's).
+    fn erf(self) -> Self;
+
     /// Appends the little-endian bytes of this value (bit-exact, NaN payloads included).
     fn extend_le_bytes(self, out: &mut Vec<u8>);
 
@@ -86,6 +89,10 @@ impl Element for f32 {
         f64::from(self)
     }
 
+    fn erf(self) -> Self {
+        libm::erff(self)
+    }
+
     fn extend_le_bytes(self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.to_le_bytes());
     }
@@ -104,6 +111,10 @@ impl Element for f64 {
 
     fn as_f64(self) -> f64 {
         self
+    }
+
+    fn erf(self) -> Self {
+        libm::erf(self)
     }
 
     fn extend_le_bytes(self, out: &mut Vec<u8>) {

@@ -57,6 +57,8 @@ unary_properties! {
     mean_grad_matches_finite_difference: |s| tensor(s, -3.0, 3.0), |x| x.try_mean();
     flatten_grad_matches_finite_difference: |s| tensor(s, -3.0, 3.0), |x| x.try_flatten();
     t_grad_matches_finite_difference: |s| tensor(s, -3.0, 3.0), |x| Ok(x.t());
+    erf_grad_matches_finite_difference: |s| tensor(s, -2.0, 2.0), |x| x.try_erf();
+    log1p_grad_matches_finite_difference: |s| tensor(s, -0.7, 3.0), |x| x.try_log1p();
     abs_grad_matches_finite_difference: |s| tensor_away_from_zero(s, 0.1, 3.0), |x| x.try_abs();
     relu_grad_matches_finite_difference: |s| tensor_away_from_zero(s, 0.1, 3.0), |x| x.try_relu();
 }

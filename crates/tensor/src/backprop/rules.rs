@@ -100,6 +100,13 @@ pub(super) fn input_grads<T: Element>(
         Op::Tanh(x) => unary(x, &|| twins::tanh(g, node)),
         // d relu(x) = g * (x > 0)
         Op::Relu(x) => unary(x, &|| twins::relu(g, x)),
+        // d erf(x) = g * 2/√π * e^(-x²)
+        Op::Erf(x) => unary(x, &|| {
+            let slope = x.try_mul(x)?.try_neg()?.try_exp()?;
+            g.try_mul(&slope.try_mul_scalar(T::of_f64(std::f64::consts::FRAC_2_SQRT_PI))?)
+        }),
+        // d log1p(x) = g / (1 + x)
+        Op::Log1p(x) => unary(x, &|| g.try_div(&x.try_add_scalar(one)?)),
         // d x^p = g * p * x^(p - 1)
         Op::Powf(x, p) if *p == two => unary(x, &|| twins::square(g, x)),
         Op::Powf(x, p) => unary(x, &|| g.try_mul(&x.try_powf(*p - one)?.try_mul_scalar(*p)?)),

@@ -34,6 +34,8 @@ pub(crate) enum Op<T: Element> {
     Sigmoid(Tensor<T>),
     Tanh(Tensor<T>),
     Relu(Tensor<T>),
+    Erf(Tensor<T>),
+    Log1p(Tensor<T>),
     Powf(Tensor<T>, T),
     Clamp {
         arg: Tensor<T>,
@@ -133,6 +135,8 @@ macro_rules! inputs_of {
             | Op::Sigmoid(arg)
             | Op::Tanh(arg)
             | Op::Relu(arg)
+            | Op::Erf(arg)
+            | Op::Log1p(arg)
             | Op::Powf(arg, _)
             | Op::Clamp { arg, .. }
             | Op::AddScalar(arg, _)
@@ -205,6 +209,8 @@ impl<T: Element> Op<T> {
             Op::Sigmoid(_) => "sigmoid",
             Op::Tanh(_) => "tanh",
             Op::Relu(_) => "relu",
+            Op::Erf(_) => "erf",
+            Op::Log1p(_) => "log1p",
             Op::Powf(..) => "powf",
             Op::Clamp { .. } => "clamp",
             Op::AddScalar(..) => "add_scalar",

@@ -63,6 +63,12 @@ unary_ops! {
     fn tanh / try_tanh = Tanh, |x: T| x.tanh();
     /// `max(x, 0)`, NaN kept. Derivative: 1 where `x > 0`, else 0.
     fn relu / try_relu = Relu, |x: T| if x <= T::zero() { T::zero() } else { x };
+    /// The error function `erf(x) = 2/√π ∫₀ˣ e^(-t²) dt`, in (-1, 1). Derivative:
+    /// `2/√π e^(-x²)`.
+    fn erf / try_erf = Erf, |x: T| x.erf();
+    /// `ln(1 + x)`, exact for small `x` where `(1 + x).ln()` loses digits (`-inf` at -1, NaN
+    /// below). Derivative: `1 / (1 + x)`.
+    fn log1p / try_log1p = Log1p, |x: T| x.ln_1p();
 }
 
 impl<T: Element> Tensor<T> {
@@ -190,19 +196,28 @@ impl<T: Element> Tensor<T> {
         Ok(Tensor::constant(data, Layout::contiguous(self.shape())))
     }
 
-    /// `x + c` for a constant. Derivative: 1.
-    pub(crate) fn try_add_scalar(&self, c: T) -> Result<Tensor<T>> {
+    /// `x + c` for a constant (the fallible form of `&x + c`). Derivative: 1.
+    ///
+    /// # Errors
+    /// When the result cannot be allocated.
+    pub fn try_add_scalar(&self, c: T) -> Result<Tensor<T>> {
         self.try_unary("add", |x| x + c, |arg| Op::AddScalar(arg, c))
     }
 
-    /// `x * c` for a constant. Derivative: `c`.
-    pub(crate) fn try_mul_scalar(&self, c: T) -> Result<Tensor<T>> {
+    /// `x * c` for a constant (the fallible form of `&x * c`). Derivative: `c`.
+    ///
+    /// # Errors
+    /// When the result cannot be allocated.
+    pub fn try_mul_scalar(&self, c: T) -> Result<Tensor<T>> {
         self.try_unary("mul", |x| x * c, |arg| Op::MulScalar(arg, c))
     }
 
-    /// `x / c` for a constant (not `x * (1 / c)`, which can differ in the last bit).
-    /// Derivative: `1 / c`.
-    pub(crate) fn try_div_scalar(&self, c: T) -> Result<Tensor<T>> {
+    /// `x / c` for a constant (not `x * (1 / c)`, which can differ in the last bit; the
+    /// fallible form of `&x / c`). Derivative: `1 / c`.
+    ///
+    /// # Errors
+    /// When the result cannot be allocated.
+    pub fn try_div_scalar(&self, c: T) -> Result<Tensor<T>> {
         self.try_unary("div", |x| x / c, |arg| Op::DivScalar(arg, c))
     }
 }

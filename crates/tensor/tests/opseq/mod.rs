@@ -80,7 +80,7 @@ fn fresh(bytes: &mut Bytes<'_>) -> Tensor<f64> {
 /// Applies the op numbered by the next byte to tensors of the pool picked by the following
 /// bytes; `Ok(None)` for ops that produce no tensor.
 fn step(bytes: &mut Bytes<'_>, pool: &[Tensor<f64>]) -> Result<Option<Tensor<f64>>, TensorError> {
-    let op = bytes.below(48);
+    let op = bytes.below(50);
     let a = &pool[bytes.below(pool.len())];
     let b = &pool[bytes.below(pool.len())];
     let c = &pool[bytes.below(pool.len())];
@@ -150,6 +150,8 @@ fn step(bytes: &mut Bytes<'_>, pool: &[Tensor<f64>]) -> Result<Option<Tensor<f64
             return Ok(None);
         }
         46 => detect_anomaly(|| a.try_sigmoid()?.try_ln())?,
+        47 => a.try_erf()?,
+        48 => a.try_log1p()?,
         _ => no_grad(|| a.try_mul(b))?,
     };
     Ok(Some(t))
