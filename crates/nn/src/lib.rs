@@ -1,6 +1,6 @@
 //! Neural-network building blocks on top of the `tensor` crate: the [`Module`] trait,
 //! [`Dense`] layers (sigmoid by default) and [`Mlp`]s, [`Sequential`], activations,
-//! initialisation schemes ([`init`]), losses, and safetensors checkpoints.
+//! [`LayerNorm`], initialisation schemes ([`init`]), losses, and safetensors checkpoints.
 //!
 //! ```
 //! use nn::{Activation, Mlp, Module, mse_loss};
@@ -34,6 +34,7 @@ mod dense;
 pub mod init;
 mod loss;
 mod module;
+mod norm;
 
 pub use activation::Activation;
 pub use checkpoint::{
@@ -45,3 +46,4 @@ pub use loss::{
     try_bce_with_logits_loss, try_cross_entropy, try_mse_loss,
 };
 pub use module::{Module, Sequential};
+pub use norm::{LayerNorm, layer_norm};
