@@ -1,6 +1,7 @@
 //! Neural-network building blocks on top of the `tensor` crate: the [`Module`] trait,
 //! [`Dense`] layers (sigmoid by default) and [`Mlp`]s, [`Sequential`], activations,
-//! [`LayerNorm`], initialisation schemes ([`init`]), losses, and safetensors checkpoints.
+//! [`LayerNorm`], [`Dropout`] with a train/eval mode ([`Module::train`], [`Module::eval`]),
+//! initialisation schemes ([`init`]), losses, and safetensors checkpoints.
 //!
 //! ```
 //! use nn::{Activation, Mlp, Module, mse_loss};
@@ -31,6 +32,7 @@
 mod activation;
 mod checkpoint;
 mod dense;
+mod dropout;
 pub mod init;
 mod loss;
 mod module;
@@ -41,6 +43,7 @@ pub use checkpoint::{
     CheckpointError, Mismatch, load, load_from_bytes, read_metadata, save, save_with_metadata,
 };
 pub use dense::{Dense, Mlp};
+pub use dropout::Dropout;
 pub use loss::{
     Reduction, bce_loss, bce_with_logits_loss, cross_entropy, mse_loss, try_bce_loss,
     try_bce_with_logits_loss, try_cross_entropy, try_mse_loss,

@@ -50,6 +50,26 @@ pub trait Module<T: Element = f32>: Send + Sync {
     fn num_parameters(&self) -> usize {
         self.parameters().iter().map(Parameter::numel).sum()
     }
+
+    /// Switches this module, and every module inside it, between training (`true`) and
+    /// evaluation (`false`) behaviour, as PyTorch's `module.train(mode)` does: a
+    /// [`Dropout`](crate::Dropout) drops only while training. Modules start in training mode.
+    ///
+    /// The default does nothing, for modules that behave the same either way. A module that
+    /// holds other modules passes the call on to each of them, as [`Sequential`] does.
+    fn set_training(&self, training: bool) {
+        let _ = training;
+    }
+
+    /// Training mode: `set_training(true)` (PyTorch's `module.train()`).
+    fn train(&self) {
+        self.set_training(true);
+    }
+
+    /// Evaluation mode: `set_training(false)` (PyTorch's `module.eval()`).
+    fn eval(&self) {
+        self.set_training(false);
+    }
 }
 
 impl<T: Element, M: Module<T> + ?Sized> Module<T> for &M {
@@ -60,6 +80,10 @@ impl<T: Element, M: Module<T> + ?Sized> Module<T> for &M {
     fn named_parameters(&self) -> Vec<(String, Parameter<T>)> {
         (**self).named_parameters()
     }
+
+    fn set_training(&self, training: bool) {
+        (**self).set_training(training);
+    }
 }
 
 impl<T: Element, M: Module<T> + ?Sized> Module<T> for Box<M> {
@@ -69,6 +93,10 @@ impl<T: Element, M: Module<T> + ?Sized> Module<T> for Box<M> {
 
     fn named_parameters(&self) -> Vec<(String, Parameter<T>)> {
         (**self).named_parameters()
+    }
+
+    fn set_training(&self, training: bool) {
+        (**self).set_training(training);
     }
 }
 
@@ -126,6 +154,12 @@ impl<T: Element> Module<T> for Sequential<T> {
 
     fn named_parameters(&self) -> Vec<(String, Parameter<T>)> {
         prefixed(self.layers.iter().map(|layer| layer.named_parameters()))
+    }
+
+    fn set_training(&self, training: bool) {
+        for layer in &self.layers {
+            layer.set_training(training);
+        }
     }
 }
 
