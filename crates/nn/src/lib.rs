@@ -1,6 +1,6 @@
 //! Neural-network building blocks on top of the `tensor` crate: the [`Module`] trait,
 //! [`Dense`] layers (sigmoid by default) and [`Mlp`]s, [`Sequential`], activations,
-//! [`LayerNorm`], [`Dropout`] with a train/eval mode ([`Module::train`], [`Module::eval`]),
+//! [`LayerNorm`], [`MultiHeadAttention`], [`Dropout`] with a train/eval mode ([`Module::train`], [`Module::eval`]),
 //! initialisation schemes ([`init`]), losses, and safetensors checkpoints.
 //!
 //! ```
@@ -30,6 +30,7 @@
 #![warn(clippy::unwrap_used)]
 
 mod activation;
+mod attention;
 mod checkpoint;
 mod dense;
 mod dropout;
@@ -39,6 +40,7 @@ mod module;
 mod norm;
 
 pub use activation::Activation;
+pub use attention::{MultiHeadAttention, causal_mask, scaled_dot_product_attention};
 pub use checkpoint::{
     CheckpointError, Mismatch, load, load_from_bytes, read_metadata, save, save_with_metadata,
 };

@@ -167,12 +167,20 @@ impl<T: Element> Module<T> for Sequential<T> {
 pub(crate) fn prefixed<T: Element>(
     children: impl Iterator<Item = Vec<(String, Parameter<T>)>>,
 ) -> Vec<(String, Parameter<T>)> {
+    prefixed_by_name(children.enumerate())
+}
+
+/// The parameters of named children, each name prefixed by its child's name.
+pub(crate) fn prefixed_by_name<T: Element, N: std::fmt::Display>(
+    children: impl IntoIterator<Item = (N, Vec<(String, Parameter<T>)>)>,
+) -> Vec<(String, Parameter<T>)> {
     children
-        .enumerate()
-        .flat_map(|(i, named)| {
+        .into_iter()
+        .flat_map(|(prefix, named)| {
+            let prefix = prefix.to_string();
             named
                 .into_iter()
-                .map(move |(name, p)| (format!("{i}.{name}"), p))
+                .map(move |(name, p)| (format!("{prefix}.{name}"), p))
         })
         .collect()
 }

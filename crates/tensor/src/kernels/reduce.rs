@@ -233,7 +233,15 @@ pub(crate) fn log_softmax<T: Element>(op: &'static str, data: &[T], axis: Axis) 
         }
         for row in slab.chunks_exact(inner) {
             let shifted = row.iter().zip(&max).zip(&total);
-            out.extend(shifted.map(|((&v, &m), &lse)| (v - m) - lse));
+            // A slice that is all -inf (fully masked) has no mass to share: its log
+            // probabilities are all -inf, where -inf - -inf would make them NaN.
+            out.extend(shifted.map(|((&v, &m), &lse)| {
+                if m == T::neg_infinity() {
+                    m
+                } else {
+                    (v - m) - lse
+                }
+            }));
         }
     }
     Ok(out)

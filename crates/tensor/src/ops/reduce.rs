@@ -274,7 +274,8 @@ impl<T: Element> Tensor<T> {
     }
 
     /// `log(softmax(x))` along `dim`, computed as `x - max - ln(sum(exp(x - max)))` so no
-    /// exponential overflows. Derivative: `g - softmax(x) * sum(g)` along `dim`.
+    /// exponential overflows. Derivative: `g - softmax(x) * sum(g)` along `dim`. A slice that
+    /// is all `-inf` (fully masked) gives `-inf` throughout, so that its softmax is 0.
     ///
     /// # Panics
     /// As [`try_log_softmax`](Tensor::try_log_softmax) fails.
@@ -301,6 +302,9 @@ impl<T: Element> Tensor<T> {
 
     /// `exp(x) / sum(exp(x))` along `dim`, as `exp(log_softmax(x))`: stable for any
     /// magnitude, and differentiable through those two ops.
+    ///
+    /// Elements at `-inf` (masked out) get 0 and no gradient. A slice that is all `-inf` (a
+    /// fully masked row) gives zeros and a zero gradient, not the NaN of `0 / 0`.
     ///
     /// # Panics
     /// As [`try_softmax`](Tensor::try_softmax) fails.
