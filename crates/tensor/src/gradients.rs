@@ -87,6 +87,14 @@ impl<T: Element> GradKey<T> for Tensor<T> {
     }
 }
 
+/// A reference to a key is a key, so that `grads.get(x)` works where `x` is itself a
+/// reference (`for x in &inputs`).
+impl<T: Element, K: GradKey<T> + ?Sized> GradKey<T> for &K {
+    fn grad_id(&self) -> TensorId {
+        (**self).grad_id()
+    }
+}
+
 impl<T: Element> GradKey<T> for Parameter<T> {
     fn grad_id(&self) -> TensorId {
         self.tensor_id()

@@ -86,6 +86,7 @@ mod constructors;
 mod display;
 mod element;
 mod error;
+pub mod func;
 mod gradcheck;
 mod gradients;
 pub mod graph;
