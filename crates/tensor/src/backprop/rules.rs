@@ -249,6 +249,9 @@ pub(super) fn input_grads<T: Element>(
         } => binary(arg, source, &|| Ok(g.clone()), &|| {
             g.try_index_select(*dim, indices)
         }),
+        // A user's operation: its own rule, checked for one gradient of the right shape per
+        // input.
+        Op::Custom { op, args } => crate::ops::custom::input_grads(op.as_ref(), args, node, g),
         // d concat(x_k, dim) = the slice of g where x_k sits
         Op::Concat { args, dim } => {
             let mut start = 0;

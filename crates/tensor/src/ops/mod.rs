@@ -1,7 +1,8 @@
 //! The recorded operations. The public op methods live beside this file, grouped by kind; the
-//! gradient rules live in `backprop.rs`, in one exhaustive match over [`Op`].
+//! gradient rules live in `backprop/rules.rs`, in one exhaustive match over [`Op`].
 
 mod binary;
+pub(crate) mod custom;
 mod index;
 mod matmul;
 mod movement;
@@ -119,6 +120,11 @@ pub(crate) enum Op<T: Element> {
         args: Vec<Tensor<T>>,
         dim: usize,
     },
+    /// A user's operation ([`CustomOp`](crate::CustomOp)).
+    Custom {
+        op: Arc<dyn custom::CustomOp<T>>,
+        args: Vec<Tensor<T>>,
+    },
 }
 
 /// The inputs of an operation, from a reference to it (as references) or from the operation
@@ -178,7 +184,7 @@ macro_rules! inputs_of {
                 bias: Some(bias),
             } => smallvec![input, weight, bias],
             Op::Linear { input, weight, .. } => smallvec![input, weight],
-            Op::Concat { args, .. } => args.into_iter().collect(),
+            Op::Concat { args, .. } | Op::Custom { args, .. } => args.into_iter().collect(),
         }
     };
 }
@@ -242,6 +248,7 @@ impl<T: Element> Op<T> {
             Op::IndexSelect { .. } => "index_select",
             Op::IndexAdd { .. } => "index_add",
             Op::Concat { .. } => "concat",
+            Op::Custom { op, .. } => op.name(),
         }
     }
 }
