@@ -6,14 +6,8 @@ use nn::Activation;
 use proptest::prelude::*;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use tensor::{GradcheckMode, GradcheckOptions, Tensor, gradcheck, gradgradcheck};
-
-const OPTIONS: GradcheckOptions = GradcheckOptions {
-    eps: 1e-6,
-    atol: 1e-6,
-    rtol: 1e-5,
-    mode: GradcheckMode::Full,
-};
+use tensor::testing::OPTIONS;
+use tensor::{Tensor, gradcheck, gradgradcheck};
 
 fn all() -> Vec<Activation> {
     vec![

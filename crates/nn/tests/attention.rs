@@ -6,14 +6,8 @@ use nn::{Module, MultiHeadAttention, causal_mask, scaled_dot_product_attention};
 use proptest::prelude::*;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use tensor::{GradcheckMode, GradcheckOptions, Tensor, gradcheck, gradgradcheck};
-
-const OPTIONS: GradcheckOptions = GradcheckOptions {
-    eps: 1e-6,
-    atol: 1e-6,
-    rtol: 1e-5,
-    mode: GradcheckMode::Full,
-};
+use tensor::testing::OPTIONS;
+use tensor::{Tensor, gradcheck, gradgradcheck};
 
 fn random(shape: &[usize], seed: u64) -> Tensor<f64> {
     Tensor::rand_uniform(shape, -1.0, 1.0, &mut StdRng::seed_from_u64(seed))

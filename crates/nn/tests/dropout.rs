@@ -5,7 +5,7 @@
 use nn::{Activation, Dense, Dropout, Module, Sequential};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use tensor::{GradcheckMode, GradcheckOptions, Tensor, gradcheck, gradgradcheck};
+use tensor::{Tensor, gradcheck, gradgradcheck};
 
 fn seeded(seed: u64) -> StdRng {
     StdRng::seed_from_u64(seed)
@@ -77,12 +77,7 @@ fn eval_mode_is_the_identity_and_reaches_through_containers() {
 
 #[test]
 fn derivatives_through_a_fixed_mask_match_finite_differences() {
-    let options = GradcheckOptions {
-        eps: 1e-6,
-        atol: 1e-6,
-        rtol: 1e-5,
-        mode: GradcheckMode::Full,
-    };
+    let options = tensor::testing::OPTIONS;
     let x = Tensor::<f64>::rand_uniform(&[3, 4], -2.0, 2.0, &mut seeded(8));
     let w = Tensor::<f64>::rand_uniform(&[3, 4], -1.0, 1.0, &mut seeded(9));
     // A fresh layer with one seed per call draws the same mask every time the checker

@@ -5,16 +5,10 @@ use nn::{Activation, Dense, Module, Reduction};
 use proptest::prelude::*;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use tensor::{GradcheckMode, GradcheckOptions, Parameter, Tensor, gradcheck, no_grad};
+use tensor::testing::OPTIONS;
+use tensor::{Parameter, Tensor, gradcheck, no_grad};
 
 type T = Tensor<f64>;
-
-const OPTIONS: GradcheckOptions = GradcheckOptions {
-    eps: 1e-6,
-    atol: 1e-6,
-    rtol: 1e-5,
-    mode: GradcheckMode::Full,
-};
 
 fn random(shape: &[usize], seed: u64) -> T {
     T::rand_uniform(shape, -1.0, 1.0, &mut StdRng::seed_from_u64(seed))

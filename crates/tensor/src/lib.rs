@@ -98,6 +98,8 @@ mod parameter;
 mod shape;
 mod storage;
 mod tensor;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod threads;
 
 pub use backprop::BackwardOptions;

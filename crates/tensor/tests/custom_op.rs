@@ -5,17 +5,8 @@
 
 use std::sync::Arc;
 
-use tensor::{
-    CustomOp, GradcheckError, GradcheckMode, GradcheckOptions, Result, Tensor, detect_anomaly,
-    gradcheck, gradgradcheck, graph, no_grad,
-};
-
-const OPTIONS: GradcheckOptions = GradcheckOptions {
-    eps: 1e-6,
-    atol: 1e-6,
-    rtol: 1e-5,
-    mode: GradcheckMode::Full,
-};
+use tensor::testing::{OPTIONS, assert_gradcheck, assert_gradgradcheck};
+use tensor::{CustomOp, GradcheckError, Result, Tensor, detect_anomaly, gradcheck, graph, no_grad};
 
 /// `a · b²` elementwise, with a backward chosen by `mistake`: right, a wrong factor, a
 /// gradient of the wrong shape, or too few gradients.
@@ -73,8 +64,14 @@ fn inputs() -> Vec<Tensor<f64>> {
 
 #[test]
 fn a_right_backward_passes_to_second_order() {
-    gradcheck(apply(Mistake::None), &inputs(), &OPTIONS).unwrap();
-    gradgradcheck(apply(Mistake::None), &inputs(), &OPTIONS).unwrap();
+    assert_gradcheck(apply(Mistake::None), &inputs());
+    assert_gradgradcheck(apply(Mistake::None), &inputs());
+}
+
+#[test]
+#[should_panic(expected = "gradient mismatch for input 1 at element [0]")]
+fn the_kit_reports_a_wrong_backward_with_its_element() {
+    assert_gradcheck(apply(Mistake::Factor), &inputs());
 }
 
 #[test]

@@ -1,14 +1,14 @@
 //! Every differentiable op: its gradient (and its second derivative) matches central finite
 //! differences in f64, on random shapes of rank 0–3 including size-1 dimensions, broadcast
-//! pairs and non-contiguous inputs, with the output projected on random weights.
+//! pairs and non-contiguous inputs, with the output projected on random weights. They run
+//! on the `testing` kit users get, so the kit is proven on every op.
 
-mod common;
-
-use common::{
-    broadcast_pair, check_op, present, shape, shape_at_least_1d, tensor, tensor_away_from_zero,
-};
 use proptest::prelude::*;
 use tensor::Tensor;
+use tensor::testing::{
+    broadcast_pair, broadcastable, check_derivatives, shape, shape_at_least_1d, strided_view,
+    tensor, tensor_away_from_zero, weights,
+};
 
 type T = Tensor<f64>;
 
@@ -28,8 +28,8 @@ macro_rules! unary_properties {
                 strided in any::<bool>(),
                 seed in any::<u64>(),
             ) {
-                check_op(&[x], seed, |xs| {
-                    let $x = present(&xs[0], strided)?;
+                check_derivatives(&[x], seed, |xs| {
+                    let $x = strided_view(&xs[0], strided)?;
                     $body
                 })?;
             }
@@ -73,7 +73,7 @@ proptest! {
     ) {
         // No element within reach of the step from a bound.
         prop_assume!(x.to_vec().iter().all(|v| (v + 0.5).abs() > 1e-3 && (v - 0.7).abs() > 1e-3));
-        check_op(&[x], seed, |xs| xs[0].try_clamp(-0.5, 0.7))?;
+        check_derivatives(&[x], seed, |xs| xs[0].try_clamp(-0.5, 0.7))?;
     }
 }
 
@@ -89,8 +89,8 @@ macro_rules! binary_properties {
                 strided in any::<bool>(),
                 seed in any::<u64>(),
             ) {
-                check_op(&[a, b], seed, |xs| {
-                    let $a = present(&xs[0], strided)?;
+                check_derivatives(&[a, b], seed, |xs| {
+                    let $a = strided_view(&xs[0], strided)?;
                     let $b = xs[1].clone();
                     $body
                 })?;
@@ -128,8 +128,8 @@ proptest! {
         // No near-ties: the derivative jumps there.
         let gap = (a.broadcast_to(a.maximum(&b).shape()) - b.broadcast_to(a.maximum(&b).shape())).abs();
         prop_assume!(gap.to_vec().iter().all(|&d| d > 1e-3));
-        check_op(&[a.clone(), b.clone()], seed, |xs| xs[0].try_maximum(&xs[1]))?;
-        check_op(&[a, b], seed, |xs| xs[0].try_minimum(&xs[1]))?;
+        check_derivatives(&[a.clone(), b.clone()], seed, |xs| xs[0].try_maximum(&xs[1]))?;
+        check_derivatives(&[a, b], seed, |xs| xs[0].try_minimum(&xs[1]))?;
     }
 
     #[test]
@@ -139,8 +139,8 @@ proptest! {
         seed in any::<u64>(),
     ) {
         let shape = a.maximum(&b).shape().to_vec();
-        let cond = common::weights(&shape, mask_seed).gt(&Tensor::scalar(0.0));
-        check_op(&[a, b], seed, |xs| cond.try_where_cond(&xs[0], &xs[1]))?;
+        let cond = weights(&shape, mask_seed).gt(&Tensor::scalar(0.0));
+        check_derivatives(&[a, b], seed, |xs| cond.try_where_cond(&xs[0], &xs[1]))?;
     }
 
     #[test]
@@ -153,8 +153,8 @@ proptest! {
         strided in any::<bool>(),
         seed in any::<u64>(),
     ) {
-        check_op(std::slice::from_ref(&x), seed, |xs| present(&xs[0], strided)?.try_sum_dim(dim, keepdim))?;
-        check_op(&[x], seed, |xs| present(&xs[0], strided)?.try_mean_dim(dim, keepdim))?;
+        check_derivatives(std::slice::from_ref(&x), seed, |xs| strided_view(&xs[0], strided)?.try_sum_dim(dim, keepdim))?;
+        check_derivatives(&[x], seed, |xs| strided_view(&xs[0], strided)?.try_mean_dim(dim, keepdim))?;
     }
 
     #[test]
@@ -171,8 +171,8 @@ proptest! {
         let near_max = x.ge(&(x.max_dim(dim, true) - 1e-3)).sum_dim(dim, false);
         let near_min = x.le(&(x.min_dim(dim, true) + 1e-3)).sum_dim(dim, false);
         prop_assume!(near_max.to_vec().iter().chain(&near_min.to_vec()).all(|&c| c == 1.0));
-        check_op(std::slice::from_ref(&x), seed, |xs| xs[0].try_max_dim(dim, keepdim))?;
-        check_op(&[x], seed, |xs| xs[0].try_min_dim(dim, keepdim))?;
+        check_derivatives(std::slice::from_ref(&x), seed, |xs| xs[0].try_max_dim(dim, keepdim))?;
+        check_derivatives(&[x], seed, |xs| xs[0].try_min_dim(dim, keepdim))?;
     }
 
     #[test]
@@ -184,9 +184,9 @@ proptest! {
         strided in any::<bool>(),
         seed in any::<u64>(),
     ) {
-        check_op(std::slice::from_ref(&x), seed, |xs| present(&xs[0], strided)?.try_log_softmax(dim))?;
-        check_op(std::slice::from_ref(&x), seed, |xs| present(&xs[0], strided)?.try_softmax(dim))?;
-        check_op(&[x], seed, |xs| xs[0].try_logsumexp(dim, false))?;
+        check_derivatives(std::slice::from_ref(&x), seed, |xs| strided_view(&xs[0], strided)?.try_log_softmax(dim))?;
+        check_derivatives(std::slice::from_ref(&x), seed, |xs| strided_view(&xs[0], strided)?.try_softmax(dim))?;
+        check_derivatives(&[x], seed, |xs| xs[0].try_logsumexp(dim, false))?;
     }
 
     #[test]
@@ -207,7 +207,7 @@ proptest! {
         transpose_rhs in any::<bool>(),
         seed in any::<u64>(),
     ) {
-        check_op(&[a, b], seed, |xs| {
+        check_derivatives(&[a, b], seed, |xs| {
             // A transposed right operand: pass bᵀ's values through a transposed view.
             let rhs = if transpose_rhs && xs[1].ndim() >= 2 {
                 xs[1].t().try_mul(&Tensor::scalar(1.0))?.t()
@@ -224,7 +224,7 @@ proptest! {
         strided in any::<bool>(),
         seed in any::<u64>(),
     ) {
-        check_op(&[a.clone(), b.clone()], seed, |xs| present(&xs[0], strided)?.try_mse(&xs[1]))?;
+        check_derivatives(&[a.clone(), b.clone()], seed, |xs| strided_view(&xs[0], strided)?.try_mse(&xs[1]))?;
         // The fused value equals the composite bit for bit.
         let composite = (&a - &b).square().mean().item();
         prop_assert_eq!(a.mse(&b).item().to_bits(), composite.to_bits());
@@ -241,11 +241,11 @@ proptest! {
         strided in any::<bool>(),
         seed in any::<u64>(),
     ) {
-        check_op(&[x, w, b], seed, |xs| {
+        check_derivatives(&[x, w, b], seed, |xs| {
             // A transposed weight: the values of w read through a transposed view.
             let weight = if transpose_weight { xs[1].t().try_mul(&Tensor::scalar(1.0))?.t() } else { xs[1].clone() };
             let bias = with_bias.then(|| xs[2].clone());
-            present(&xs[0], strided)?.try_linear(&weight, bias.as_ref())
+            strided_view(&xs[0], strided)?.try_linear(&weight, bias.as_ref())
         })?;
     }
 
@@ -261,7 +261,7 @@ proptest! {
     ) {
         // x.matmul(&w) + &b on an owned product: recorded as one linear (forward, and both
         // of its rules: the fused one for first order, the recorded one for second order).
-        check_op(&[x, w, b], seed, |xs| {
+        check_derivatives(&[x, w, b], seed, |xs| {
             let weight = if transpose_weight { xs[1].t().try_mul(&Tensor::scalar(1.0))?.t() } else { xs[1].clone() };
             let bias = if row_bias { xs[2].try_unsqueeze(0)? } else { xs[2].clone() };
             let product = xs[0].try_matmul(&weight)?;
@@ -282,7 +282,7 @@ proptest! {
         let rank = x.ndim();
         // reshape: dimensions reversed; flatten then split
         let reversed: Vec<usize> = x.shape().iter().rev().copied().collect();
-        check_op(std::slice::from_ref(&x), seed, |xs| xs[0].try_reshape(&reversed))?;
+        check_derivatives(std::slice::from_ref(&x), seed, |xs| xs[0].try_reshape(&reversed))?;
         // permute by a seeded shuffle, and transpose of the first and last dims
         let mut perm: Vec<usize> = (0..rank).collect();
         let mut state = perm_seed | 1;
@@ -290,23 +290,23 @@ proptest! {
             state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             perm.swap(i, (state >> 33) as usize % (i + 1));
         }
-        check_op(std::slice::from_ref(&x), seed, |xs| xs[0].try_permute(&perm))?;
+        check_derivatives(std::slice::from_ref(&x), seed, |xs| xs[0].try_permute(&perm))?;
         if rank >= 1 {
-            check_op(std::slice::from_ref(&x), seed, |xs| xs[0].try_transpose(0usize, -1))?;
+            check_derivatives(std::slice::from_ref(&x), seed, |xs| xs[0].try_transpose(0usize, -1))?;
         }
         // unsqueeze at every position, then squeeze it back out through a strided view
         for d in 0..=rank {
-            check_op(std::slice::from_ref(&x), seed, |xs| present(&xs[0], true)?.try_unsqueeze(d)?.try_squeeze(d))?;
+            check_derivatives(std::slice::from_ref(&x), seed, |xs| strided_view(&xs[0], true)?.try_unsqueeze(d)?.try_squeeze(d))?;
         }
     }
 
     #[test]
     fn broadcast_to_grad_matches_finite_difference(
-        (small, full) in common::broadcastable(3)
+        (small, full) in broadcastable(3)
             .prop_flat_map(|(full, small)| (tensor(small, -2.0, 2.0), Just(full))),
         seed in any::<u64>(),
     ) {
-        check_op(&[small], seed, |xs| xs[0].try_broadcast_to(&full))?;
+        check_derivatives(&[small], seed, |xs| xs[0].try_broadcast_to(&full))?;
     }
 
     #[test]
@@ -322,7 +322,7 @@ proptest! {
         }),
         seed in any::<u64>(),
     ) {
-        check_op(&[x], seed, |xs| xs[0].try_narrow(dim, start, len))?;
+        check_derivatives(&[x], seed, |xs| xs[0].try_narrow(dim, start, len))?;
     }
 
     #[test]
@@ -337,11 +337,11 @@ proptest! {
         source_seed in any::<u64>(),
         seed in any::<u64>(),
     ) {
-        check_op(std::slice::from_ref(&x), seed, |xs| xs[0].try_index_select(dim, &indices))?;
+        check_derivatives(std::slice::from_ref(&x), seed, |xs| xs[0].try_index_select(dim, &indices))?;
         let mut source_shape = x.shape().to_vec();
         source_shape[dim] = indices.len();
-        let source = common::weights(&source_shape, source_seed);
-        check_op(&[x, source], seed, |xs| xs[0].try_index_add(dim, &indices, &xs[1]))?;
+        let source = weights(&source_shape, source_seed);
+        check_derivatives(&[x, source], seed, |xs| xs[0].try_index_add(dim, &indices, &xs[1]))?;
     }
 
     #[test]
@@ -356,7 +356,7 @@ proptest! {
         }),
         seed in any::<u64>(),
     ) {
-        check_op(&[a.clone(), b, c.clone()], seed, |xs| Tensor::try_concat(xs, dim))?;
-        check_op(&[a, c], seed, |xs| Tensor::try_stack(xs, dim))?;
+        check_derivatives(&[a.clone(), b, c.clone()], seed, |xs| Tensor::try_concat(xs, dim))?;
+        check_derivatives(&[a, c], seed, |xs| Tensor::try_stack(xs, dim))?;
     }
 }
