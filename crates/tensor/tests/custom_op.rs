@@ -176,3 +176,49 @@ fn anomaly_mode_names_the_op_forward_and_backward() {
         "{e}"
     );
 }
+
+#[test]
+fn hooks_see_the_summed_gradient_and_may_replace_it() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let x = Tensor::<f64>::from_vec(vec![1.0, -2.0], &[2])
+        .unwrap()
+        .require_grad();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = calls.clone();
+    // Clips the gradient to [-1, 1] on its way to x.
+    let h = x
+        .try_hook(move |g| {
+            counter.fetch_add(1, Ordering::Relaxed);
+            Ok(Some(g.try_clamp(-1.0, 1.0)?))
+        })
+        .unwrap();
+    let y = h.try_mul(&h).unwrap().sum(); // dy/dh = 2h = [2, -4]
+    let g = y.backward().get(&x).unwrap().to_vec();
+    assert_eq!(g, vec![1.0, -1.0]);
+    assert_eq!(
+        calls.load(Ordering::Relaxed),
+        1,
+        "once per pass, after accumulation"
+    );
+    // A replacement of the wrong shape is an error naming the hook.
+    let bad = x.try_hook(|g| Ok(Some(g.try_sum()?))).unwrap();
+    let e = bad.sum().try_backward().unwrap_err().to_string();
+    assert_eq!(
+        e,
+        "hook: the backward returned a gradient of shape [] for input 0, of shape [2]"
+    );
+    // Passing the gradient on unchanged keeps second derivatives: d²(h³)/dx² = 6x.
+    let through = x.try_hook(|_| Ok(None)).unwrap();
+    let cube = |xs: &[Tensor<f64>]| xs[0].try_hook(|_| Ok(None))?.try_powf(3.0)?.try_sum();
+    assert_gradgradcheck(cube, std::slice::from_ref(&x.detach()));
+    let first = through.try_powf(3.0).unwrap().sum().backward_create_graph();
+    let second = first
+        .get(&x)
+        .unwrap()
+        .sum()
+        .backward()
+        .get(&x)
+        .unwrap()
+        .to_vec();
+    assert_eq!(second, vec![6.0, -12.0]);
+}

@@ -137,3 +137,64 @@ pub(crate) fn input_grads<T: Element>(
         .map(|(g, x)| g.filter(|_| x.requires_grad()))
         .collect())
 }
+
+/// The identity op whose backward hands the gradient to a user's function.
+struct Hook<F>(F);
+
+impl<T: Element, F> CustomOp<T> for Hook<F>
+where
+    F: Fn(&Tensor<T>) -> Result<Option<Tensor<T>>> + Send + Sync + 'static,
+{
+    fn name(&self) -> &'static str {
+        "hook"
+    }
+
+    fn forward(&self, inputs: &[Tensor<T>]) -> Result<Tensor<T>> {
+        Ok(inputs[0].clone())
+    }
+
+    fn backward(
+        &self,
+        _inputs: &[Tensor<T>],
+        _output: &Tensor<T>,
+        grad: &Tensor<T>,
+    ) -> Result<Vec<Option<Tensor<T>>>> {
+        Ok(vec![Some((self.0)(grad)?.unwrap_or_else(|| grad.clone()))])
+    }
+}
+
+impl<T: Element> Tensor<T> {
+    /// This tensor's values, with a hook on the gradient that flows back through them: in a
+    /// backward pass, `hook` gets the gradient of the returned tensor once it is complete
+    /// (summed over every use of the returned tensor, before any of it reaches `self`), and
+    /// returns `None` to pass it on unchanged or a replacement of the same shape. Uses of
+    /// `self` itself bypass the hook. The hook runs in every backward pass through it, with
+    /// gradients recorded under [`backward_create_graph`](Tensor::backward_create_graph).
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use tensor::Tensor;
+    /// let x = Tensor::<f64>::from_vec(vec![1.0, 2.0], &[2])?.require_grad();
+    /// let seen = Arc::new(Mutex::new(Vec::new()));
+    /// let log = seen.clone();
+    /// let h = x.try_hook(move |g| {
+    ///     log.lock().unwrap().push(g.to_vec());
+    ///     Ok(Some(g.try_mul_scalar(10.0)?)) // scale the gradient on its way to x
+    /// })?;
+    /// let y = (&h * &h).sum() + h.sum();
+    /// let grads = y.backward();
+    /// assert_eq!(seen.lock().unwrap()[0], vec![3.0, 5.0]); // 2h + 1, both uses summed
+    /// assert_eq!(grads.get(&x).unwrap().to_vec(), vec![30.0, 50.0]);
+    /// # Ok::<(), tensor::TensorError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// When memory runs out. In the backward pass, the hook's own errors, and a replacement
+    /// of the wrong shape (naming `hook`).
+    pub fn try_hook(
+        &self,
+        hook: impl Fn(&Tensor<T>) -> Result<Option<Tensor<T>>> + Send + Sync + 'static,
+    ) -> Result<Tensor<T>> {
+        Tensor::try_custom(Arc::new(Hook(hook)), std::slice::from_ref(self))
+    }
+}
