@@ -220,3 +220,28 @@ fn bad_arguments_name_the_flag_and_the_value_and_help_lists_the_flags() {
         assert!(stderr.contains(expected), "{name} {args:?}: {stderr}");
     }
 }
+
+#[test]
+fn custom_op_passes_the_kit_and_recovers_the_parameters() {
+    let out = run("custom_op", &[]);
+    assert!(
+        out.contains("first and second derivatives match finite differences"),
+        "{out}"
+    );
+    assert!(number_after(&out, "largest difference") < 1e-15, "{out}");
+    // Softsign(w x + b) fitted to data made with w = 2, b = -1.
+    assert!(
+        number_after(&out, "largest parameter error:") < 1e-4,
+        "{out}"
+    );
+}
+
+#[test]
+fn physics_informed_learns_sine_from_the_equation_alone() {
+    // A short run (the test build is unoptimised); the default run reaches about 3e-4.
+    let out = run("physics_informed", &["--steps", "400"]);
+    let error = number_after(&out, "max |u(x) - sin(x)| on [0, π]:");
+    assert!(error < 2e-2, "{out}");
+    let half = number_after(&out, "u(π/2) =");
+    assert!((half - 1.0).abs() < 2e-2, "{out}");
+}

@@ -102,14 +102,24 @@ pub fn epochs_and_seed(
     epochs: usize,
     seed: u64,
 ) -> Result<(usize, u64), Box<dyn Error>> {
-    let (mut epochs, mut seed) = (epochs, seed);
+    count_and_seed(usage, "epochs", epochs, seed)
+}
+
+/// `--<count_flag> N` and `--seed N`, with their defaults.
+pub fn count_and_seed(
+    usage: &'static str,
+    count_flag: &str,
+    count: usize,
+    seed: u64,
+) -> Result<(usize, u64), Box<dyn Error>> {
+    let (mut count, mut seed) = (count, seed);
     let mut args = Args::new(usage);
     while let Some(arg) = args.next()? {
         match arg {
-            Long("epochs") => epochs = args.value()?,
+            Long(flag) if flag == count_flag => count = args.value()?,
             Long("seed") => seed = args.value()?,
             _ => return Err(unexpected(arg)),
         }
     }
-    Ok((epochs, seed))
+    Ok((count, seed))
 }

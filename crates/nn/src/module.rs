@@ -72,33 +72,26 @@ pub trait Module<T: Element = f32>: Send + Sync {
     }
 }
 
-impl<T: Element, M: Module<T> + ?Sized> Module<T> for &M {
-    fn try_forward(&self, x: &Tensor<T>) -> Result<Tensor<T>> {
-        (**self).try_forward(x)
-    }
+/// References and boxes of modules are modules, passing every call on.
+macro_rules! forwarding_modules {
+    ($($module:ty),*) => {$(
+        impl<T: Element, M: Module<T> + ?Sized> Module<T> for $module {
+            fn try_forward(&self, x: &Tensor<T>) -> Result<Tensor<T>> {
+                (**self).try_forward(x)
+            }
 
-    fn named_parameters(&self) -> Vec<(String, Parameter<T>)> {
-        (**self).named_parameters()
-    }
+            fn named_parameters(&self) -> Vec<(String, Parameter<T>)> {
+                (**self).named_parameters()
+            }
 
-    fn set_training(&self, training: bool) {
-        (**self).set_training(training);
-    }
+            fn set_training(&self, training: bool) {
+                (**self).set_training(training);
+            }
+        }
+    )*};
 }
 
-impl<T: Element, M: Module<T> + ?Sized> Module<T> for Box<M> {
-    fn try_forward(&self, x: &Tensor<T>) -> Result<Tensor<T>> {
-        (**self).try_forward(x)
-    }
-
-    fn named_parameters(&self) -> Vec<(String, Parameter<T>)> {
-        (**self).named_parameters()
-    }
-
-    fn set_training(&self, training: bool) {
-        (**self).set_training(training);
-    }
-}
+forwarding_modules!(&M, Box<M>);
 
 /// Modules applied one after the other. Parameters are named `"<index>.<name>"`.
 pub struct Sequential<T: Element = f32> {
