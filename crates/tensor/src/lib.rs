@@ -26,6 +26,11 @@
 //! Every operation that can fail has a `try_` form returning [`TensorError`]; the plain form
 //! and the operators panic with the same message at the caller's line.
 //!
+//! For experiments beyond the built-in ops: [`CustomOp`] adds an op with a backward of one's
+//! own, [`Tensor::try_hook`] inspects or replaces a gradient on its way, [`func`] holds the
+//! functional transforms (`grad`, `jvp`, `hessian`, ...), and the `testing` feature brings
+//! the property-testing kit (`tensor::testing`) this crate's own tests run on.
+//!
 //! # The graph's lifetime
 //!
 //! A recorded result holds its inputs, the values its gradient rule needs, until its graph
