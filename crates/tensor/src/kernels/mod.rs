@@ -7,6 +7,7 @@ pub(crate) mod matmul;
 pub mod pool;
 pub(crate) mod reduce;
 pub(crate) mod select;
+pub(crate) mod softmax;
 
 use std::any::Any;
 use std::borrow::Cow;

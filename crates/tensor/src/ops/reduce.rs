@@ -6,6 +6,7 @@ use crate::element::Element;
 use crate::error::{Result, TensorError};
 use crate::kernels::Buf;
 use crate::kernels::reduce::{self, Axis, Extreme};
+use crate::kernels::softmax;
 use crate::layout::Layout;
 use crate::ops::Op;
 use crate::shape::{Dim, Dims};
@@ -292,7 +293,7 @@ impl<T: Element> Tensor<T> {
         let name = "log_softmax";
         let dim = dim.resolve(name, self.ndim())?;
         let data = self.strided().contiguous(name)?;
-        let out = reduce::log_softmax(name, &data, Axis::of(self.shape(), dim))?;
+        let out = softmax::log_softmax(name, &data, Axis::of(self.shape(), dim))?;
         let op = Op::LogSoftmax {
             arg: self.clone(),
             dim,
