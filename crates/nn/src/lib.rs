@@ -32,6 +32,7 @@
 mod activation;
 mod attention;
 mod checkpoint;
+mod cross_entropy;
 mod dense;
 mod dropout;
 pub mod init;
@@ -44,11 +45,15 @@ pub use attention::{MultiHeadAttention, causal_mask, scaled_dot_product_attentio
 pub use checkpoint::{
     CheckpointError, Mismatch, load, load_from_bytes, read_metadata, save, save_with_metadata,
 };
+pub use cross_entropy::{
+    CrossEntropyOptions, cross_entropy, try_cross_entropy, try_cross_entropy_probs,
+    try_cross_entropy_with, try_nll_loss,
+};
 pub use dense::{Dense, Mlp};
 pub use dropout::Dropout;
 pub use loss::{
-    Reduction, bce_loss, bce_with_logits_loss, cross_entropy, mse_loss, try_bce_loss,
-    try_bce_with_logits_loss, try_cross_entropy, try_mse_loss,
+    Reduction, bce_loss, bce_with_logits_loss, mse_loss, try_bce_loss, try_bce_with_logits_loss,
+    try_mse_loss,
 };
 pub use module::{Module, Sequential};
 pub use norm::{LayerNorm, layer_norm};
