@@ -28,8 +28,8 @@
 //!
 //! For experiments beyond the built-in ops: [`CustomOp`] adds an op with a backward of one's
 //! own, [`Tensor::try_hook`] inspects or replaces a gradient on its way, [`func`] holds the
-//! functional transforms (`grad`, `jvp`, `hessian`, ...), and the `testing` feature brings
-//! the property-testing kit (`tensor::testing`) this crate's own tests run on.
+//! functional transforms (`grad`, `jvp`, `hessian`, ...), and [`testing`] the kit this crate's
+//! own tests run on (its proptest strategies with the feature `testing`).
 //!
 //! # The graph's lifetime
 //!
@@ -103,7 +103,6 @@ mod parameter;
 mod shape;
 mod storage;
 mod tensor;
-#[cfg(feature = "testing")]
 pub mod testing;
 pub mod threads;
 
