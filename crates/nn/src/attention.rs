@@ -60,13 +60,23 @@ pub fn scaled_dot_product_attention<T: Element>(
     }
     let mut scores = q.try_matmul(&k.t())?.try_mul_scalar(T::of_f64(scale))?;
     if let Some(mask) = mask {
-        scores = scores.try_add(mask).map_err(|_| {
+        let unfit = || {
             invalid(format!(
                 "a mask of shape {:?} does not broadcast to the scores' shape {:?}",
                 mask.shape(),
                 scores.shape()
             ))
-        })?;
+        };
+        // A mask must broadcast to the scores, not the scores to a larger mask; other errors
+        // (memory) pass as they are.
+        let masked = match scores.try_add(mask) {
+            Err(TensorError::ShapeMismatch { .. }) => return Err(unfit()),
+            masked => masked?,
+        };
+        if masked.shape() != scores.shape() {
+            return Err(unfit());
+        }
+        scores = masked;
     }
     if causal {
         let n = scores.ndim();

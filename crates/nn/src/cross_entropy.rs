@@ -17,7 +17,7 @@
 
 use tensor::{Element, Result, Tensor, TensorError};
 
-use crate::loss::Reduction;
+use crate::loss::{Reduction, reduce};
 
 /// How [`try_cross_entropy_with`] and [`try_nll_loss`] treat their targets: PyTorch's keyword
 /// arguments of `cross_entropy`.
@@ -144,11 +144,7 @@ pub fn try_cross_entropy_probs<T: Element>(
         .try_mul(targets)?
         .try_sum_dim(1, false)?
         .try_neg()?;
-    match reduction {
-        Reduction::Mean => rows.try_mean(),
-        Reduction::Sum => rows.try_sum(),
-        Reduction::None => Ok(rows),
-    }
+    reduce(rows, reduction)
 }
 
 /// `-Σₖ wᵢₖ log_probsᵢₖ` per row with the weights of [`try_cross_entropy_with`], reduced.
@@ -214,10 +210,10 @@ fn targeted<T: Element>(
         losses = mask.try_where_cond(&losses, &Tensor::zeros(&[rows]))?;
     }
     match options.reduction {
+        // The mean over the rows kept, not over all rows.
         Reduction::Mean => losses
             .try_sum()?
             .try_div_scalar(T::from_usize(kept).unwrap_or_else(T::infinity)),
-        Reduction::Sum => losses.try_sum(),
-        Reduction::None => Ok(losses),
+        reduction => reduce(losses, reduction),
     }
 }

@@ -28,7 +28,7 @@ pub enum Reduction {
     None,
 }
 
-fn reduce<T: Element>(losses: Tensor<T>, reduction: Reduction) -> Result<Tensor<T>> {
+pub(crate) fn reduce<T: Element>(losses: Tensor<T>, reduction: Reduction) -> Result<Tensor<T>> {
     match reduction {
         Reduction::Mean => losses.try_mean(),
         Reduction::Sum => losses.try_sum(),

@@ -211,6 +211,19 @@ fn bad_shapes_are_errors_naming_them() {
         ))
         .contains("a mask of shape [3, 4] does not broadcast to the scores' shape [2, 4]")
     );
+    // A mask that would broadcast the scores up to its own shape is refused too.
+    let larger = random(&[3, 2, 4], 5);
+    assert!(
+        message(scaled_dot_product_attention(
+            &q,
+            &k,
+            &v,
+            Some(&larger),
+            false,
+            None
+        ))
+        .contains("a mask of shape [3, 2, 4] does not broadcast to the scores' shape [2, 4]")
+    );
     let mut rng = StdRng::seed_from_u64(0);
     let e = MultiHeadAttention::<f64>::try_new(6, 4, &mut rng)
         .err()

@@ -109,13 +109,7 @@ pub fn value_and_grad<T: Element>(
 ) -> Result<(Tensor<T>, Vec<Tensor<T>>)> {
     let (leaves, record) = leaves(inputs);
     let y = enable_grad(|| f(&leaves))?;
-    if y.numel() != 1 {
-        return Err(TensorError::NotOneElement {
-            op: "grad",
-            shape: y.shape().to_vec(),
-        });
-    }
-    let grads = pullback(&y, &Tensor::ones(y.shape()), &leaves, record, record)?;
+    let grads = gradient("grad", &y, &leaves, record)?;
     Ok((value(&y, record), grads))
 }
 
@@ -146,24 +140,12 @@ pub fn jvp<T: Element>(
     inputs: &[Tensor<T>],
     tangents: &[Tensor<T>],
 ) -> Result<(Tensor<T>, Tensor<T>)> {
-    if tangents.len() != inputs.len() {
-        return Err(TensorError::InvalidArgument {
-            op: "jvp",
-            message: format!("{} tangents for {} inputs", tangents.len(), inputs.len()),
-        });
-    }
-    for (v, x) in tangents.iter().zip(inputs) {
-        check_shape("jvp", "tangent", v.shape(), x.shape())?;
-    }
+    one_per_input("jvp", "tangent", tangents, inputs)?;
     let (leaves, record) = leaves(inputs);
     let y = enable_grad(|| f(&leaves))?;
     let u = Tensor::zeros(y.shape()).require_grad();
     // uᵀ J, recorded as a function of u (linear in it), then d/du of uᵀ J v.
-    let pulled = enable_grad(|| pullback(&y, &u, &leaves, true, true))?;
-    let mut dot = Tensor::scalar(T::zero());
-    for (g, v) in pulled.iter().zip(tangents) {
-        dot = enable_grad(|| dot.try_add(&g.try_mul(v)?.try_sum()?))?;
-    }
+    let dot = enable_grad(|| dot(&pullback(&y, &u, &leaves, true, true)?, tangents))?;
     let jv = pullback(
         &dot,
         &Tensor::ones(&[]),
@@ -250,14 +232,7 @@ pub fn hessian<T: Element>(
 ) -> Result<Vec<Vec<Tensor<T>>>> {
     let (leaves, record) = leaves(inputs);
     let grads = enable_grad(|| -> Result<Vec<Tensor<T>>> {
-        let y = f(&leaves)?;
-        if y.numel() != 1 {
-            return Err(TensorError::NotOneElement {
-                op: "hessian",
-                shape: y.shape().to_vec(),
-            });
-        }
-        pullback(&y, &Tensor::ones(y.shape()), &leaves, true, true)
+        gradient("hessian", &f(&leaves)?, &leaves, true)
     })?;
     let mut blocks = Vec::with_capacity(inputs.len());
     for g in &grads {
@@ -287,32 +262,55 @@ pub fn hvp<T: Element>(
     inputs: &[Tensor<T>],
     vectors: &[Tensor<T>],
 ) -> Result<Vec<Tensor<T>>> {
+    one_per_input("hvp", "vector", vectors, inputs)?;
+    let (leaves, record) = leaves(inputs);
+    let gv = enable_grad(|| dot(&gradient("hvp", &f(&leaves)?, &leaves, true)?, vectors))?;
+    pullback(&gv, &Tensor::ones(&[]), &leaves, record, record)
+}
+
+/// The gradient of the one-element `y` with respect to `leaves`, recorded when `record`; the
+/// graph is kept as long as the gradient is recorded.
+fn gradient<T: Element>(
+    op: &'static str,
+    y: &Tensor<T>,
+    leaves: &[Tensor<T>],
+    record: bool,
+) -> Result<Vec<Tensor<T>>> {
+    if y.numel() != 1 {
+        return Err(TensorError::NotOneElement {
+            op,
+            shape: y.shape().to_vec(),
+        });
+    }
+    pullback(y, &Tensor::ones(y.shape()), leaves, record, record)
+}
+
+/// `Σᵢ sum(gᵢ · vᵢ)`, recorded when grad mode is on.
+fn dot<T: Element>(gs: &[Tensor<T>], vs: &[Tensor<T>]) -> Result<Tensor<T>> {
+    let mut total = Tensor::scalar(T::zero());
+    for (g, v) in gs.iter().zip(vs) {
+        total = total.try_add(&g.try_mul(v)?.try_sum()?)?;
+    }
+    Ok(total)
+}
+
+/// That `vectors` are one per input, each of its input's shape.
+fn one_per_input<T: Element>(
+    op: &'static str,
+    what: &str,
+    vectors: &[Tensor<T>],
+    inputs: &[Tensor<T>],
+) -> Result<()> {
     if vectors.len() != inputs.len() {
         return Err(TensorError::InvalidArgument {
-            op: "hvp",
-            message: format!("{} vectors for {} inputs", vectors.len(), inputs.len()),
+            op,
+            message: format!("{} {what}s for {} inputs", vectors.len(), inputs.len()),
         });
     }
     for (v, x) in vectors.iter().zip(inputs) {
-        check_shape("hvp", "vector", v.shape(), x.shape())?;
+        check_shape(op, what, v.shape(), x.shape())?;
     }
-    let (leaves, record) = leaves(inputs);
-    let dot = enable_grad(|| -> Result<Tensor<T>> {
-        let y = f(&leaves)?;
-        if y.numel() != 1 {
-            return Err(TensorError::NotOneElement {
-                op: "hvp",
-                shape: y.shape().to_vec(),
-            });
-        }
-        let grads = pullback(&y, &Tensor::ones(y.shape()), &leaves, true, true)?;
-        let mut dot = Tensor::scalar(T::zero());
-        for (g, v) in grads.iter().zip(vectors) {
-            dot = dot.try_add(&g.try_mul(v)?.try_sum()?)?;
-        }
-        Ok(dot)
-    })?;
-    pullback(&dot, &Tensor::ones(&[]), &leaves, record, record)
+    Ok(())
 }
 
 /// `y` as the caller gets it: itself when it is recorded for an outer transform, else cut

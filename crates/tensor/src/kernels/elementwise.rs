@@ -93,16 +93,21 @@ pub(crate) fn map<T: Element>(
             })
         };
     }
-    // Run by run, without gathering the operand into a copy first.
-    let mut out = zeroed(op, src.layout.numel())?;
-    let mut at = 0;
-    for_each_run(src.shape(), [src.layout], |[offset], len, [step]| {
-        for (i, o) in out[at..at + len].iter_mut().enumerate() {
-            *o = f(src.data[offset + i * step]);
-        }
-        at += len;
-    });
-    Ok(out)
+    // Run by run, without gathering the operand into a copy first, into the output's
+    // uninitialised slots (zeroing them first would be a pass of its own).
+    // SAFETY: the runs visit the output row-major, so every slot is written (asserted).
+    unsafe {
+        filled(op, src.layout.numel(), usize::MAX, &|_, slots| {
+            let mut at = 0;
+            for_each_run(src.shape(), [src.layout], |[offset], len, [step]| {
+                for (i, o) in slots[at..at + len].iter_mut().enumerate() {
+                    o.write(f(src.data[offset + i * step]));
+                }
+                at += len;
+            });
+            assert_eq!(at, slots.len(), "internal: the runs cover every element");
+        })
+    }
 }
 
 /// A kernel over a piece of its source and the matching uninitialised piece of its output.
@@ -150,43 +155,47 @@ pub(crate) fn zip_map<T: Element>(
             })
         };
     }
-    let mut out = zeroed(op, lhs.layout.numel())?;
-    let mut at = 0;
-    for_each_run(
-        lhs.shape(),
-        [lhs.layout, rhs.layout],
-        |[lo, ro], len, steps| {
-            let (l, r) = (lhs.data, rhs.data);
-            let out = &mut out[at..at + len];
-            at += len;
-            match steps {
-                [1, 1] => {
-                    let pairs = l[lo..lo + len].iter().zip(&r[ro..ro + len]);
-                    for (o, (&a, &b)) in out.iter_mut().zip(pairs) {
-                        *o = f(a, b);
+    // SAFETY: the runs visit the output row-major, so every slot is written (asserted).
+    unsafe {
+        filled(op, lhs.layout.numel(), usize::MAX, &|_, slots| {
+            let mut at = 0;
+            for_each_run(
+                lhs.shape(),
+                [lhs.layout, rhs.layout],
+                |[lo, ro], len, steps| {
+                    let (l, r) = (lhs.data, rhs.data);
+                    let out = &mut slots[at..at + len];
+                    at += len;
+                    match steps {
+                        [1, 1] => {
+                            let pairs = l[lo..lo + len].iter().zip(&r[ro..ro + len]);
+                            for (o, (&a, &b)) in out.iter_mut().zip(pairs) {
+                                o.write(f(a, b));
+                            }
+                        }
+                        [1, 0] => {
+                            let b = r[ro];
+                            for (o, &a) in out.iter_mut().zip(&l[lo..lo + len]) {
+                                o.write(f(a, b));
+                            }
+                        }
+                        [0, 1] => {
+                            let a = l[lo];
+                            for (o, &b) in out.iter_mut().zip(&r[ro..ro + len]) {
+                                o.write(f(a, b));
+                            }
+                        }
+                        [ls, rs] => {
+                            for (i, o) in out.iter_mut().enumerate() {
+                                o.write(f(l[lo + i * ls], r[ro + i * rs]));
+                            }
+                        }
                     }
-                }
-                [1, 0] => {
-                    let b = r[ro];
-                    for (o, &a) in out.iter_mut().zip(&l[lo..lo + len]) {
-                        *o = f(a, b);
-                    }
-                }
-                [0, 1] => {
-                    let a = l[lo];
-                    for (o, &b) in out.iter_mut().zip(&r[ro..ro + len]) {
-                        *o = f(a, b);
-                    }
-                }
-                [ls, rs] => {
-                    for (i, o) in out.iter_mut().enumerate() {
-                        *o = f(l[lo + i * ls], r[ro + i * rs]);
-                    }
-                }
-            }
-        },
-    );
-    Ok(out)
+                },
+            );
+            assert_eq!(at, slots.len(), "internal: the runs cover every element");
+        })
+    }
 }
 
 /// `f` applied to matching elements of three operands of one shape.

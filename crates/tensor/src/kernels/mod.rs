@@ -16,7 +16,7 @@ use smallvec::SmallVec;
 
 use crate::element::Element;
 use crate::error::{Result, TensorError};
-use crate::layout::{Layout, for_each_run};
+use crate::layout::Layout;
 
 /// A storage slice and the layout through which it is read.
 #[derive(Clone, Copy)]
@@ -113,38 +113,5 @@ pub(crate) fn zeroed<T: Element>(op: &'static str, len: usize) -> Result<Buf<T>>
 
 /// A row-major copy of the elements of `src`.
 pub(crate) fn gather<T: Element>(op: &'static str, src: Strided<'_, T>) -> Result<Buf<T>> {
-    let len = src.layout.numel();
-    let mut out: Buf<T> = buffer(op, len)?;
-    // Strided runs are written into the spare capacity by index: pushing element by element
-    // checks the capacity at every element and does not vectorise.
-    // SAFETY: the buffer has capacity for `len` elements, not aliased; MaybeUninit<T> has T's
-    // layout and asks nothing of the slots' contents.
-    #[allow(unsafe_code)]
-    let slots = unsafe {
-        std::slice::from_raw_parts_mut(out.as_mut_ptr().cast::<std::mem::MaybeUninit<T>>(), len)
-    };
-    let mut at = 0;
-    for_each_run(src.shape(), [src.layout], |[offset], run, [step]| {
-        let dst = &mut slots[at..at + run];
-        match step {
-            1 => {
-                for (d, &v) in dst.iter_mut().zip(&src.data[offset..offset + run]) {
-                    d.write(v);
-                }
-            }
-            _ => {
-                for (i, d) in dst.iter_mut().enumerate() {
-                    d.write(src.data[offset + i * step]);
-                }
-            }
-        }
-        at += run;
-    });
-    assert_eq!(at, len, "internal: the runs cover every element");
-    // SAFETY: the runs wrote every one of the first `len` slots (asserted above).
-    #[allow(unsafe_code)]
-    unsafe {
-        out.set_len(len)
-    };
-    Ok(out)
+    elementwise::map(op, src, |x| x)
 }

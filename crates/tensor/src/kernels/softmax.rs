@@ -84,15 +84,8 @@ mod tests {
     #[test]
     fn log_softmax_along_rows_has_the_bits_of_the_general_path() {
         let (rows, len) = (6, 9);
-        let mut state = 0x2545_f491_4f6c_dd1d_u64;
-        let mut data: Vec<f64> = (0..rows * len)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                (state >> 11) as f64 / (1u64 << 50) as f64 - 4.0
-            })
-            .collect();
+        let values = crate::testing::weights(&[rows * len], 7).to_vec();
+        let mut data: Vec<f64> = values.iter().map(|v| 4.0 * v).collect();
         // A fully masked row and a partly masked one.
         data[..len].fill(f64::NEG_INFINITY);
         data[len + 2] = f64::NEG_INFINITY;

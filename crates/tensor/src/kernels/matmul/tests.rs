@@ -7,15 +7,8 @@ use crate::threads::Effort;
 
 /// Deterministic values in [-1, 1) with varied low bits.
 fn values<T: Element>(len: usize, seed: u64) -> Vec<T> {
-    let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            T::of_f64((state >> 11) as f64 / (1u64 << 52) as f64 - 1.0)
-        })
-        .collect()
+    let values = crate::testing::weights(&[len], seed).to_vec();
+    values.into_iter().map(T::of_f64).collect()
 }
 
 /// The product through `gemm_cut`, cut as `gemm` cuts it for `threads` threads whatever
