@@ -128,15 +128,16 @@ fn fit(
     bar.set_style(ProgressStyle::with_template(
         "{bar:40.cyan/blue} epoch {pos}/{len}  {msg}",
     )?);
-    let mut order: Vec<usize> = (0..n).collect();
+    let mut order: Vec<i64> = (0..n as i64).collect();
     for epoch in 1..=o.epochs {
         order.shuffle(rng);
         // The epoch's training loss: each batch's, taken before its step, weighted by size.
         let mut total = 0.0;
         for batch in order.chunks(o.batch) {
+            let rows = Tensor::from_slice(batch);
             let (x, y) = (
-                x_train.index_select(0, batch),
-                y_train.index_select(0, batch),
+                x_train.index_select(0, &rows),
+                y_train.index_select(0, &rows),
             );
             let loss = mse_loss(&model.forward(&x), &y);
             let grads = loss.backward();

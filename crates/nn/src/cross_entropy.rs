@@ -9,7 +9,8 @@
 //!     ignore_index: Some(1), // the second row's class: left out of the mean
 //!     ..CrossEntropyOptions::default()
 //! };
-//! let loss = try_cross_entropy_with(&logits, &[0, 1], options)?;
+//! let classes = Tensor::from_vec(vec![0, 1], &[2])?;
+//! let loss = try_cross_entropy_with(&logits, &classes, options)?;
 //! let p0 = 2f64.exp() / (2f64.exp() + 2.0);
 //! assert!((loss.item() + p0.ln()).abs() < 1e-15);
 //! # Ok::<(), tensor::TensorError>(())
@@ -25,9 +26,10 @@ use crate::loss::{Reduction, reduce};
 pub struct CrossEntropyOptions {
     /// How the per-row losses combine (the mean by default).
     pub reduction: Reduction,
-    /// A class index whose rows contribute nothing: their loss is 0 and the mean counts only
-    /// the other rows (all rows ignored: the mean is NaN, as in PyTorch).
-    pub ignore_index: Option<usize>,
+    /// A target value whose rows contribute nothing: their loss is 0 and the mean counts only
+    /// the other rows (all rows ignored: the mean is NaN, as in PyTorch). It may lie outside
+    /// `0..C`, as PyTorch's conventional `-100` does.
+    pub ignore_index: Option<i64>,
     /// `ε` in `[0, 1]`: each row's target puts `1 - ε` on its class and spreads `ε` evenly
     /// over all `C` classes. Cross-entropy only.
     pub label_smoothing: f64,
@@ -48,7 +50,7 @@ impl Default for CrossEntropyOptions {
 /// # Panics
 /// As [`try_cross_entropy`] fails.
 #[track_caller]
-pub fn cross_entropy<T: Element>(logits: &Tensor<T>, classes: &[usize]) -> Tensor<T> {
+pub fn cross_entropy<T: Element>(logits: &Tensor<T>, classes: &Tensor<i64>) -> Tensor<T> {
     try_cross_entropy(logits, classes, Reduction::Mean).unwrap_or_else(|e| panic!("{e}"))
 }
 
@@ -57,11 +59,11 @@ pub fn cross_entropy<T: Element>(logits: &Tensor<T>, classes: &[usize]) -> Tenso
 /// stable for any logit magnitude.
 ///
 /// # Errors
-/// When the logits are not 2-D, the number of classes given is not `N`, or a class is not
-/// below `C`.
+/// When the logits are not 2-D, `classes` is not of shape `[N]`, or a class is negative or
+/// not below `C` (and not `ignore_index`).
 pub fn try_cross_entropy<T: Element>(
     logits: &Tensor<T>,
-    classes: &[usize],
+    classes: &Tensor<i64>,
     reduction: Reduction,
 ) -> Result<Tensor<T>> {
     let options = CrossEntropyOptions {
@@ -79,7 +81,7 @@ pub fn try_cross_entropy<T: Element>(
 /// As [`try_cross_entropy`], and when `label_smoothing` is not in `[0, 1]`.
 pub fn try_cross_entropy_with<T: Element>(
     logits: &Tensor<T>,
-    classes: &[usize],
+    classes: &Tensor<i64>,
     options: CrossEntropyOptions,
 ) -> Result<Tensor<T>> {
     let eps = options.label_smoothing;
@@ -104,7 +106,7 @@ pub fn try_cross_entropy_with<T: Element>(
 /// As [`try_cross_entropy`], and when `label_smoothing` is not 0 (NLL has none).
 pub fn try_nll_loss<T: Element>(
     log_probs: &Tensor<T>,
-    classes: &[usize],
+    classes: &Tensor<i64>,
     options: CrossEntropyOptions,
 ) -> Result<Tensor<T>> {
     if options.label_smoothing != 0.0 {
@@ -151,7 +153,7 @@ pub fn try_cross_entropy_probs<T: Element>(
 fn targeted<T: Element>(
     op: &'static str,
     log_probs: &Tensor<T>,
-    classes: &[usize],
+    classes: &Tensor<i64>,
     options: CrossEntropyOptions,
 ) -> Result<Tensor<T>> {
     let inputs = if op == "nll_loss" {
@@ -168,23 +170,29 @@ fn targeted<T: Element>(
             ),
         });
     };
-    if classes.len() != rows {
+    if classes.shape() != [rows] {
         return Err(TensorError::ShapeMismatch {
             op,
             lhs: log_probs.shape().to_vec(),
-            rhs: vec![classes.len()],
+            rhs: classes.shape().to_vec(),
             reason: format!(
-                "{} class indices for {inputs} of shape {:?}",
-                classes.len(),
+                "class indices of shape {:?} for {inputs} of shape {:?} (expected [{rows}])",
+                classes.shape(),
                 log_probs.shape()
             ),
         });
     }
-    let ignored = |c: usize| options.ignore_index == Some(c);
-    if let Some(bad) = classes.iter().find(|&&c| c >= width && !ignored(c)) {
-        return Err(TensorError::InvalidArgument {
+    let classes = classes.to_vec();
+    let ignored = |c: i64| options.ignore_index == Some(c);
+    let bad = classes
+        .iter()
+        .find(|&&c| !ignored(c) && usize::try_from(c).map_or(true, |c| c >= width));
+    if let Some(&index) = bad {
+        return Err(TensorError::IndexOutOfRange {
             op,
-            message: format!("class {bad} is out of range for {width} classes"),
+            dim: 1,
+            index,
+            size: width,
         });
     }
     let eps = options.label_smoothing;
@@ -193,7 +201,8 @@ fn targeted<T: Element>(
     for (row, &class) in classes.iter().enumerate().filter(|&(_, &c)| !ignored(c)) {
         let w = &mut weights[row * width..(row + 1) * width];
         w.fill(spread);
-        w[class] = on + spread;
+        // Checked above: not ignored, so in 0..width.
+        w[class as usize] = on + spread;
     }
     let weights = Tensor::from_vec(weights, &[rows, width])?;
     let mut losses = log_probs
@@ -203,9 +212,7 @@ fn targeted<T: Element>(
     let kept = classes.iter().filter(|&&c| !ignored(c)).count();
     if kept < rows {
         // 0 for an ignored row, even where its log-probabilities are -inf (0 · -inf is NaN).
-        let mask = classes
-            .iter()
-            .map(|&c| if ignored(c) { T::zero() } else { T::one() });
+        let mask = classes.iter().map(|&c| i64::from(!ignored(c)));
         let mask = Tensor::from_vec(mask.collect(), &[rows])?;
         losses = mask.try_where_cond(&losses, &Tensor::zeros(&[rows]))?;
     }

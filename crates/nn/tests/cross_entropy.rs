@@ -35,11 +35,12 @@ fn log_probs(x: &Tensor<f64>) -> Vec<Vec<f64>> {
 
 #[test]
 fn indices_equal_one_hot_probabilities() {
-    let (x, classes) = (logits(5, 4, 1), [3, 0, 1, 1, 2]);
+    let (x, labels) = (logits(5, 4, 1), [3, 0, 1, 1, 2]);
     let mut one_hot = vec![0.0; 20];
-    for (i, &c) in classes.iter().enumerate() {
-        one_hot[i * 4 + c] = 1.0;
+    for (i, &c) in labels.iter().enumerate() {
+        one_hot[i * 4 + c as usize] = 1.0;
     }
+    let classes = Tensor::from_slice(&labels);
     let one_hot = Tensor::from_vec(one_hot, &[5, 4]).unwrap();
     for reduction in [Reduction::Mean, Reduction::Sum, Reduction::None] {
         let by_index = nn::try_cross_entropy(&x, &classes, reduction).unwrap();
@@ -53,7 +54,8 @@ fn indices_equal_one_hot_probabilities() {
 
 #[test]
 fn ignore_index_and_label_smoothing_follow_pytorchs_closed_forms() {
-    let (x, classes) = (logits(4, 3, 2), [2, 7, 0, 1]); // class 7 is ignored, not out of range
+    // Class 7 is ignored, not out of range.
+    let (x, classes) = (logits(4, 3, 2), Tensor::from_slice(&[2, 7, 0, 1]));
     let lp = log_probs(&x);
     let eps = 0.2;
     let options = CrossEntropyOptions {
@@ -64,11 +66,11 @@ fn ignore_index_and_label_smoothing_follow_pytorchs_closed_forms() {
     let per_row = try_cross_entropy_with(&x, &classes, options)
         .unwrap()
         .to_vec();
-    for (i, &c) in classes.iter().enumerate() {
+    for (i, c) in classes.to_vec().into_iter().enumerate() {
         let want = if c == 7 {
             0.0
         } else {
-            -(1.0 - eps) * lp[i][c] - eps / 3.0 * lp[i].iter().sum::<f64>()
+            -(1.0 - eps) * lp[i][c as usize] - eps / 3.0 * lp[i].iter().sum::<f64>()
         };
         assert!(
             (per_row[i] - want).abs() < 1e-14,
@@ -88,7 +90,7 @@ fn ignore_index_and_label_smoothing_follow_pytorchs_closed_forms() {
     let want = per_row.iter().sum::<f64>() / 3.0;
     assert!((mean.unwrap().item() - want).abs() < 1e-15);
     // Every row ignored: the mean is NaN, the sum 0.
-    let all = [7, 7, 7, 7];
+    let all = Tensor::from_slice(&[7, 7, 7, 7]);
     let none = CrossEntropyOptions {
         ignore_index: Some(7),
         ..CrossEntropyOptions::default()
@@ -109,7 +111,7 @@ fn ignore_index_and_label_smoothing_follow_pytorchs_closed_forms() {
     let masked = Tensor::from_vec(vec![inf, inf, inf, 1.0, 2.0, 0.5], &[2, 3])
         .unwrap()
         .require_grad();
-    let loss = try_cross_entropy_with(&masked, &[7, 1], none).unwrap();
+    let loss = try_cross_entropy_with(&masked, &Tensor::from_slice(&[7, 1]), none).unwrap();
     assert!(loss.item().is_finite());
     let g = loss.backward().get(&masked).unwrap().to_vec();
     assert!(g.iter().all(|v| v.is_finite()), "{g:?}");
@@ -124,29 +126,39 @@ fn bad_options_and_targets_are_errors_naming_them() {
         ..CrossEntropyOptions::default()
     };
     for eps in [-0.1, 1.5, f64::NAN] {
-        let e = try_cross_entropy_with(&x, &[0, 1], smooth(eps)).unwrap_err();
+        let e = try_cross_entropy_with(&x, &Tensor::from_slice(&[0, 1]), smooth(eps)).unwrap_err();
         assert!(
             e.to_string()
                 .starts_with("cross_entropy: label_smoothing must be in [0, 1]"),
             "{e}"
         );
     }
-    let e = try_nll_loss(&x, &[0, 1], smooth(0.1)).unwrap_err();
+    let e = try_nll_loss(&x, &Tensor::from_slice(&[0, 1]), smooth(0.1)).unwrap_err();
     assert!(
         e.to_string()
             .contains("label_smoothing is for cross_entropy"),
         "{e}"
     );
-    let e = try_cross_entropy_with(&x, &[0, 3], CrossEntropyOptions::default()).unwrap_err();
+    let e = try_cross_entropy_with(
+        &x,
+        &Tensor::from_slice(&[0, 3]),
+        CrossEntropyOptions::default(),
+    )
+    .unwrap_err();
     assert!(
         e.to_string()
-            .contains("class 3 is out of range for 3 classes"),
+            .contains("cross_entropy: index 3 is out of range for dimension 1 of size 3"),
         "{e}"
     );
-    let e = try_nll_loss(&x, &[0], CrossEntropyOptions::default()).unwrap_err();
+    let e = try_nll_loss(
+        &x,
+        &Tensor::from_slice(&[0]),
+        CrossEntropyOptions::default(),
+    )
+    .unwrap_err();
     assert!(
         e.to_string()
-            .contains("1 class indices for log-probabilities of shape [2, 3]"),
+            .contains("class indices of shape [1] for log-probabilities of shape [2, 3]"),
         "{e}"
     );
     assert!(try_cross_entropy_probs(&x, &logits(3, 3, 4), Reduction::Mean).is_err());
@@ -165,7 +177,7 @@ proptest! {
         seed in any::<u64>(),
     ) {
         let x = logits(rows, width, seed);
-        let classes: Vec<usize> = (0..rows).map(|i| (i * 7 + seed as usize) % width).collect();
+        let classes: Vec<i64> = (0..rows).map(|i| ((i * 7 + seed as usize) % width) as i64).collect();
         let options = CrossEntropyOptions {
             reduction,
             ignore_index: ignore.then_some(classes[0]),
@@ -174,6 +186,7 @@ proptest! {
         // A mean over no rows at all is NaN (as in PyTorch), and has no derivative to check.
         let all_ignored = classes.iter().all(|&c| options.ignore_index == Some(c));
         prop_assume!(!(all_ignored && reduction == Reduction::Mean));
+        let classes = Tensor::from_slice(&classes);
         check_derivatives(&[x], seed, |xs| try_cross_entropy_with(&xs[0], &classes, options))?;
     }
 }

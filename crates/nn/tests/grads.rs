@@ -129,7 +129,8 @@ proptest! {
         seed in any::<u64>(),
     ) {
         let logits = &random(&[rows, classes], seed) * 3.0;
-        let picked: Vec<usize> = (0..rows).map(|i| (seed as usize).wrapping_add(i * 7) % classes).collect();
+        let picked: Vec<i64> = (0..rows).map(|i| ((seed as usize).wrapping_add(i * 7) % classes) as i64).collect();
+        let picked = tensor::Tensor::from_slice(&picked);
         let w = random(&[rows], seed ^ 5);
         gradcheck(
             |xs| {

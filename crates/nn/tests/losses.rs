@@ -87,23 +87,46 @@ fn cross_entropy_picks_the_target_log_probability() {
     // Row 0: logits [0, ln 3] -> softmax [1/4, 3/4]; class 1 -> -ln(3/4)
     // Row 1: logits [5, 5] -> [1/2, 1/2]; class 0 -> ln 2
     let logits = T::from_vec(vec![0.0, 3f64.ln(), 5.0, 5.0], &[2, 2]).unwrap();
-    let per_row = nn::try_cross_entropy(&logits, &[1, 0], Reduction::None)
-        .unwrap()
-        .to_vec();
+    let per_row = nn::try_cross_entropy(
+        &logits,
+        &Tensor::<i64>::from_slice(&[1, 0]),
+        Reduction::None,
+    )
+    .unwrap()
+    .to_vec();
     assert!((per_row[0] - (4.0f64 / 3.0).ln()).abs() < 1e-15);
     assert!((per_row[1] - 2f64.ln()).abs() < 1e-15);
     assert!(
-        (cross_entropy(&logits, &[1, 0]).item() - (per_row[0] + per_row[1]) / 2.0).abs() < 1e-15
+        (cross_entropy(&logits, &Tensor::<i64>::from_slice(&[1, 0])).item()
+            - (per_row[0] + per_row[1]) / 2.0)
+            .abs()
+            < 1e-15
     );
     // Huge logits stay finite.
     let huge = T::from_vec(vec![1000.0, -1000.0], &[1, 2]).unwrap();
-    assert_eq!(cross_entropy(&huge, &[1]).item(), 2000.0);
-    assert!(
-        nn::try_cross_entropy(&logits, &[2, 0], Reduction::Mean)
-            .unwrap_err()
-            .to_string()
-            .contains("class 2 is out of range for 2 classes")
+    assert_eq!(
+        cross_entropy(&huge, &Tensor::<i64>::from_slice(&[1])).item(),
+        2000.0
     );
-    assert!(nn::try_cross_entropy(&logits, &[0], Reduction::Mean).is_err());
-    assert!(nn::try_cross_entropy(&t(&[1.0]), &[0], Reduction::Mean).is_err());
+    assert!(
+        nn::try_cross_entropy(
+            &logits,
+            &Tensor::<i64>::from_slice(&[2, 0]),
+            Reduction::Mean
+        )
+        .unwrap_err()
+        .to_string()
+        .contains("index 2 is out of range for dimension 1 of size 2")
+    );
+    assert!(
+        nn::try_cross_entropy(&logits, &Tensor::<i64>::from_slice(&[0]), Reduction::Mean).is_err()
+    );
+    assert!(
+        nn::try_cross_entropy(
+            &t(&[1.0]),
+            &Tensor::<i64>::from_slice(&[0]),
+            Reduction::Mean
+        )
+        .is_err()
+    );
 }

@@ -3,15 +3,15 @@
 use rand::RngExt;
 use rand::distr::{Distribution, Uniform};
 
-use crate::element::Element;
+use crate::element::{Element, Scalar};
 use crate::error::{Result, TensorError};
 use crate::kernels::{self, Buf};
 use crate::layout::Layout;
 use crate::shape::checked_numel;
 use crate::storage::Storage;
-use crate::tensor::{Tensor, TensorId};
+use crate::tensor::Tensor;
 
-impl<T: Element> Tensor<T> {
+impl<T: Scalar> Tensor<T> {
     /// A tensor of `shape` holding `data` in row-major order.
     ///
     /// # Errors
@@ -25,13 +25,26 @@ impl<T: Element> Tensor<T> {
                 actual: data.len(),
             });
         }
-        Ok(Self::build(
-            TensorId::fresh(),
+        Ok(Self::with_node(
             Storage::from_vec(data),
             Layout::contiguous(shape),
-            None,
-            false,
+            T::untracked(),
         ))
+    }
+
+    /// A 1-D tensor holding a copy of `data`.
+    ///
+    /// ```
+    /// use tensor::Tensor;
+    /// let batch = Tensor::<i64>::from_slice(&[4, 0, 2]);
+    /// assert_eq!(batch.shape(), &[3]);
+    /// ```
+    pub fn from_slice(data: &[T]) -> Self {
+        Self::with_node(
+            Storage::from_vec(data.to_vec()),
+            Layout::contiguous(&[data.len()]),
+            T::untracked(),
+        )
     }
 
     /// A rank-0 tensor holding `value`.
@@ -93,7 +106,52 @@ impl<T: Element> Tensor<T> {
         // only the allocator can refuse, which `full` reports.
         Self::full(self.shape(), value)
     }
+}
 
+impl Tensor<i64> {
+    /// The integers `start, start + step, ..` below `end` (above it for a negative step).
+    ///
+    /// ```
+    /// use tensor::Tensor;
+    /// assert_eq!(Tensor::<i64>::arange(0, 7, 3).to_vec(), vec![0, 3, 6]);
+    /// assert_eq!(Tensor::<i64>::arange(3, 0, -1).to_vec(), vec![3, 2, 1]);
+    /// ```
+    ///
+    /// # Panics
+    /// As [`try_arange`](Tensor::try_arange) fails.
+    #[track_caller]
+    pub fn arange(start: i64, end: i64, step: i64) -> Self {
+        Self::try_arange(start, end, step).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Fallible form of [`arange`](Tensor::arange).
+    ///
+    /// # Errors
+    /// When `step` is zero or points away from `end`, or the result cannot be allocated.
+    pub fn try_arange(start: i64, end: i64, step: i64) -> Result<Self> {
+        let op = "arange";
+        let span = i128::from(end) - i128::from(start);
+        if step == 0 || span * i128::from(step) < 0 {
+            return Err(TensorError::invalid(
+                op,
+                format!("step {step} does not lead from {start} to {end}"),
+            ));
+        }
+        let step_size = i128::from(step).abs();
+        let count = usize::try_from((span.abs() + step_size - 1) / step_size).map_err(|_| {
+            TensorError::OutOfMemory {
+                op,
+                elements: usize::MAX,
+            }
+        })?;
+        let mut data = kernels::buffer(op, count)?;
+        // Every value lies between `start` and `end`, so none overflows.
+        data.extend((0..count as i64).map(|i| start + i * step));
+        Ok(Self::constant(data, Layout::contiguous(&[count])))
+    }
+}
+
+impl<T: Element> Tensor<T> {
     /// `steps` evenly spaced values from `start` to `end`, both included (one value: `start`).
     ///
     /// The first half counts up from `start` and the second half down from `end`, as PyTorch

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::element::Element;
+use crate::element::{DType, Scalar};
 use crate::tensor::Tensor;
 
 /// Above this many elements, each dimension shows only its first and last `EDGE_ITEMS`.
@@ -77,19 +77,22 @@ fn shown(size: usize, summarise: bool) -> Vec<Option<usize>> {
     }
 }
 
-struct Printer<'a, T: Element> {
-    tensor: &'a Tensor<T>,
-    summarise: bool,
-    style: Style,
-    width: usize,
+/// The text of each of `values`: integers as they are, floats in one [`Style`].
+fn texts<T: Scalar>(values: &[T]) -> Vec<String> {
+    if T::DTYPE == DType::I64 {
+        return values.iter().map(T::to_string).collect();
+    }
+    let values: Vec<f64> = values.iter().map(|&v| v.as_()).collect();
+    let style = Style::choose(&values);
+    values.iter().map(|&v| style.format(v)).collect()
 }
 
-impl<T: Element> Printer<'_, T> {
-    /// The value at storage `offset`.
-    fn value(&self, offset: usize) -> f64 {
-        self.tensor.strided().data[offset].as_f64()
-    }
+struct Printer<'a, T: Scalar> {
+    tensor: &'a Tensor<T>,
+    summarise: bool,
+}
 
+impl<T: Scalar> Printer<'_, T> {
     /// Every shown element's storage offset, in order.
     fn shown_offsets(&self, dim: usize, offset: usize, out: &mut Vec<usize>) {
         let layout = self.tensor.layout();
@@ -105,12 +108,20 @@ impl<T: Element> Printer<'_, T> {
         }
     }
 
-    fn write(&self, f: &mut fmt::Formatter<'_>, dim: usize, offset: usize) -> fmt::Result {
+    /// Writes the shown elements from dimension `dim` on, taking their texts in order from
+    /// `texts` (each padded to `width`).
+    fn write(
+        &self,
+        f: &mut fmt::Formatter<'_>,
+        dim: usize,
+        texts: &mut std::slice::Iter<'_, String>,
+        width: usize,
+    ) -> fmt::Result {
         let layout = self.tensor.layout();
         let ndim = layout.shape().len();
         if dim == ndim {
-            let text = self.style.format(self.value(offset));
-            return write!(f, "{text:>width$}", width = self.width);
+            let text = texts.next().map_or("", String::as_str);
+            return write!(f, "{text:>width$}");
         }
         f.write_str("[")?;
         // Rows below the first are indented past "tensor(" and the open brackets.
@@ -128,7 +139,7 @@ impl<T: Element> Printer<'_, T> {
                 f.write_str(&separator)?;
             }
             match i {
-                Some(i) => self.write(f, dim + 1, offset + i * layout.strides()[dim])?,
+                Some(_) => self.write(f, dim + 1, texts, width)?,
                 None => f.write_str("...")?,
             }
         }
@@ -136,38 +147,33 @@ impl<T: Element> Printer<'_, T> {
     }
 }
 
-impl<T: Element> fmt::Display for Tensor<T> {
+impl<T: Scalar> fmt::Display for Tensor<T> {
     /// `tensor([[1., 2.], [3., 4.]], shape=[2, 2], dtype=f32)` on aligned rows; with `op=` or
     /// `requires_grad` when the tensor is tracked.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let summarise = self.numel() > SUMMARY_THRESHOLD;
-        let mut printer = Printer {
+        let printer = Printer {
             tensor: self,
             summarise,
-            style: Style::Fixed,
-            width: 0,
         };
         let mut offsets = Vec::new();
         printer.shown_offsets(0, self.layout().offset(), &mut offsets);
-        let values: Vec<f64> = offsets.iter().map(|&o| printer.value(o)).collect();
-        printer.style = Style::choose(&values);
-        printer.width = values
-            .iter()
-            .map(|&v| printer.style.format(v).len())
-            .max()
-            .unwrap_or(0);
+        let data = self.strided().data;
+        let values: Vec<T> = offsets.iter().map(|&o| data[o]).collect();
+        let texts = texts(&values);
+        let width = texts.iter().map(String::len).max().unwrap_or(0);
         f.write_str("tensor(")?;
-        printer.write(f, 0, self.layout().offset())?;
+        printer.write(f, 0, &mut texts.iter(), width)?;
         write!(f, ", shape={:?}, dtype={}", self.shape(), self.dtype())?;
-        match self.op_name() {
-            Some(op) => write!(f, ", op={op})"),
-            None if self.requires_grad() => f.write_str(", requires_grad)"),
-            None => f.write_str(")"),
+        match self.graph_label() {
+            (Some(op), _) => write!(f, ", op={op})"),
+            (None, true) => f.write_str(", requires_grad)"),
+            (None, false) => f.write_str(")"),
         }
     }
 }
 
-impl<T: Element> fmt::Debug for Tensor<T> {
+impl<T: Scalar> fmt::Debug for Tensor<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(self, f)
     }
@@ -210,6 +216,12 @@ mod tests {
              [1000., 1001., 1002., ..., 1997., 1998., 1999.]], shape=[2, 1000], dtype=f32)"
         );
         let cube = Tensor::<f32>::zeros(&[2, 1, 2]);
+        assert_eq!(
+            Tensor::<i64>::from_vec(vec![3, -12, 7, 0], &[2, 2])
+                .unwrap()
+                .to_string(),
+            "tensor([[  3, -12],\n        [  7,   0]], shape=[2, 2], dtype=i64)"
+        );
         assert_eq!(
             cube.to_string(),
             "tensor([[[0., 0.]],\n\n        [[0., 0.]]], shape=[2, 1, 2], dtype=f32)"

@@ -44,6 +44,19 @@ pub enum TensorError {
         /// The rank of the tensor.
         ndim: usize,
     },
+    /// An index tensor holds an entry outside `0..size` of the dimension it indexes
+    /// (`index_select`, `gather`, `scatter_add`, `index_add`, embeddings, class targets).
+    /// Negative indices are rejected, not counted from the end.
+    IndexOutOfRange {
+        /// The operation that failed.
+        op: &'static str,
+        /// The dimension indexed.
+        dim: usize,
+        /// The offending index.
+        index: i64,
+        /// The size of that dimension.
+        size: usize,
+    },
     /// The operation needs a one-element tensor (`item`, `backward`).
     NotOneElement {
         /// The operation that failed.
@@ -110,6 +123,7 @@ impl TensorError {
             TensorError::ShapeMismatch { op, .. }
             | TensorError::ShapeOverflow { op, .. }
             | TensorError::DimOutOfRange { op, .. }
+            | TensorError::IndexOutOfRange { op, .. }
             | TensorError::NotOneElement { op, .. }
             | TensorError::NotTracked { op }
             | TensorError::GraphReleased { op, .. }
@@ -159,6 +173,21 @@ impl fmt::Display for TensorError {
                 f,
                 "{op}: the number of elements of shape {shape:?} overflows usize"
             ),
+            TensorError::IndexOutOfRange {
+                op,
+                dim,
+                index,
+                size,
+            } => {
+                write!(
+                    f,
+                    "{op}: index {index} is out of range for dimension {dim} of size {size}"
+                )?;
+                if *index < 0 {
+                    write!(f, " (negative indices are not accepted)")?;
+                }
+                Ok(())
+            }
             TensorError::DimOutOfRange { op, dim, ndim } => {
                 if *ndim == 0 {
                     write!(

@@ -107,7 +107,7 @@ pub mod testing;
 pub mod threads;
 
 pub use backprop::BackwardOptions;
-pub use element::{DType, Element};
+pub use element::{DType, Element, Scalar};
 pub use error::{Result, TensorError};
 pub use gradcheck::{GradcheckError, GradcheckMode, GradcheckOptions, gradcheck, gradgradcheck};
 pub use gradients::{GradKey, Gradients};

@@ -2,14 +2,14 @@
 
 use std::sync::Arc;
 
-use crate::element::Element;
+use crate::element::Scalar;
 use crate::kernels::{Buf, INLINE, pool};
 
 /// A heap buffer that goes back to this thread's buffer cache when the last tensor using it
 /// is dropped (see `kernels::pool`).
-pub(crate) struct Pooled<T: Element>(Vec<T>);
+pub(crate) struct Pooled<T: Scalar>(Vec<T>);
 
-impl<T: Element> Drop for Pooled<T> {
+impl<T: Scalar> Drop for Pooled<T> {
     fn drop(&mut self) {
         pool::give(std::mem::take(&mut self.0));
     }
@@ -17,12 +17,12 @@ impl<T: Element> Drop for Pooled<T> {
 
 /// A tensor's elements: a few inline, in the tensor itself (no allocation; a view copies
 /// them), more on the heap, shared by the views of the tensor.
-pub(crate) enum Storage<T: Element> {
+pub(crate) enum Storage<T: Scalar> {
     Inline(Buf<T>),
     Shared(Arc<Pooled<T>>),
 }
 
-impl<T: Element> Storage<T> {
+impl<T: Scalar> Storage<T> {
     /// Takes a kernel's buffer: inline if it stayed inline, else its heap allocation as is.
     pub(crate) fn new(buf: Buf<T>) -> Self {
         if buf.spilled() {

@@ -102,18 +102,19 @@ fn op_values_match_hand_computation() {
     assert_eq!(m.mean_dim(-1, false).to_vec(), vec![3.0, 4.0]);
     assert_eq!(m.max_dim(1, false).to_vec(), vec![5.0, 6.0]);
     assert_eq!(m.min_dim(0, false).to_vec(), vec![1.0, 2.0, 3.0]);
-    assert_eq!(m.argmax(1, false).to_vec(), vec![1.0, 2.0]);
-    assert_eq!(m.argmin(1, true).to_vec(), vec![0.0, 1.0]);
+    assert_eq!(m.argmax(1, false).to_vec(), vec![1, 2]);
+    assert_eq!(m.argmin(1, true).to_vec(), vec![0, 1]);
+    assert_eq!(m.argmin(1, true).shape(), &[2, 1]);
     assert_eq!(m.max().item(), 6.0);
     assert_eq!(m.min().item(), 1.0);
     assert_eq!(
-        m.index_select(1, &[2, 0, 2]).to_vec(),
+        m.index_select(1, &Tensor::from_slice(&[2, 0, 2])).to_vec(),
         vec![3.0, 1.0, 3.0, 6.0, 4.0, 6.0]
     );
     assert_eq!(m.narrow(1, 1, 2).to_vec(), vec![5.0, 3.0, 2.0, 6.0]);
     let added = T::zeros(&[3]).index_add(
         0,
-        &[0, 0, 2],
+        &Tensor::from_slice(&[0, 0, 2]),
         &T::from_vec(vec![1.0, 2.0, 3.0], &[3]).unwrap(),
     );
     assert_eq!(added.to_vec(), vec![3.0, 0.0, 3.0]);
@@ -123,11 +124,12 @@ fn op_values_match_hand_computation() {
     let big = T::from_vec(vec![1000.0, 1000.0], &[2]).unwrap();
     assert_eq!(big.softmax(0).to_vec(), vec![0.5, 0.5]);
     assert_eq!(big.logsumexp(0, false).item(), 1000.0 + 2f64.ln());
+    assert_eq!(m.gt(&T::scalar(3.0)).to_vec(), vec![0, 1, 0, 1, 0, 1]);
+    assert_eq!(m.eq(&m).sum().item(), 6);
     assert_eq!(
-        m.gt(&T::scalar(3.0)).to_vec(),
-        vec![0.0, 1.0, 0.0, 1.0, 0.0, 1.0]
+        m.masked_fill(&m.lt(&T::scalar(3.0)), 0.0).to_vec(),
+        vec![0.0, 5.0, 3.0, 4.0, 0.0, 6.0]
     );
-    assert_eq!(m.eq(&m).sum().item(), 6.0);
     let picked = m.gt(&T::scalar(3.0)).where_cond(&m, &T::scalar(-1.0));
     assert_eq!(picked.to_vec(), vec![-1.0, 5.0, -1.0, 4.0, -1.0, 6.0]);
     assert_eq!(T::stack(&[&x, &x], 1).shape(), &[4, 2]);

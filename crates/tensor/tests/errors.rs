@@ -127,9 +127,62 @@ fn invalid_arguments_name_the_values() {
         x.try_narrow(1, 2, 2).unwrap_err().to_string(),
         "narrow: range 2..2+2 is outside dimension 1 of shape [2, 3]"
     );
+    let at = |i: &[i64]| Tensor::<i64>::from_slice(i);
     assert_eq!(
-        x.try_index_select(0, &[0, 2]).unwrap_err().to_string(),
-        "index_select: index 2 is out of range for dimension 0 of size 2 (shape [2, 3])"
+        x.try_index_select(0, &at(&[0, 2])).unwrap_err().to_string(),
+        "index_select: index 2 is out of range for dimension 0 of size 2"
+    );
+    assert_eq!(
+        x.try_index_select(1, &at(&[1, -1])).unwrap_err(),
+        tensor::TensorError::IndexOutOfRange {
+            op: "index_select",
+            dim: 1,
+            index: -1,
+            size: 3
+        }
+    );
+    assert_eq!(
+        x.try_index_select(1, &at(&[-1])).unwrap_err().to_string(),
+        "index_select: index -1 is out of range for dimension 1 of size 3 (negative indices \
+         are not accepted)"
+    );
+    assert_eq!(
+        x.try_index_select(0, &Tensor::zeros(&[1, 1]))
+            .unwrap_err()
+            .to_string(),
+        "index_select: indices must be 1-D, got shape [1, 1] (to index with more, flatten \
+         them and reshape the result)"
+    );
+    let index = Tensor::<i64>::from_vec(vec![0, 3, 1, 2], &[2, 2]).unwrap();
+    assert_eq!(
+        x.try_gather(1, &index).unwrap_err().to_string(),
+        "gather: index 3 is out of range for dimension 1 of size 3"
+    );
+    assert_eq!(
+        x.try_gather(-1, &at(&[0])).unwrap_err().to_string(),
+        "gather: index of shape [1] must have the rank of [2, 3] and be no larger outside \
+         dimension 1"
+    );
+    assert!(x.try_gather(1, &Tensor::zeros(&[3, 1])).is_err());
+    assert!(x.try_gather(2, &index).is_err());
+    assert_eq!(
+        x.try_scatter_add(0, &index, &T::ones(&[2, 2]))
+            .unwrap_err()
+            .to_string(),
+        "scatter_add: index 3 is out of range for dimension 0 of size 2"
+    );
+    assert_eq!(
+        x.try_scatter_add(0, &Tensor::zeros(&[2, 2]), &T::ones(&[2, 3]))
+            .unwrap_err()
+            .to_string(),
+        "scatter_add: index of shape [2, 2] and source of shape [2, 3] must have one shape"
+    );
+    assert_eq!(
+        x.try_index_add(1, &at(&[0, -2]), &T::ones(&[2, 2]))
+            .unwrap_err()
+            .to_string(),
+        "index_add: index -2 is out of range for dimension 1 of size 3 (negative indices are \
+         not accepted)"
     );
     assert_eq!(
         x.try_squeeze(0).unwrap_err().to_string(),
@@ -155,8 +208,10 @@ fn invalid_arguments_name_the_values() {
         x.try_item().unwrap_err().to_string(),
         "item: expected a tensor with exactly one element, got shape [2, 3] (6 elements)"
     );
-    assert!(x.try_index_add(1, &[0], &T::ones(&[2, 2])).is_err());
-    assert!(x.try_where_cond(&T::ones(&[3]), &T::ones(&[4])).is_err());
+    assert!(x.try_index_add(1, &at(&[0]), &T::ones(&[2, 2])).is_err());
+    let mask = x.gt(&T::scalar(0.0));
+    assert!(mask.try_where_cond(&T::ones(&[3]), &T::ones(&[4])).is_err());
+    assert!(x.try_masked_fill(&Tensor::zeros(&[3, 2]), 0.0).is_err());
 }
 
 #[test]

@@ -168,8 +168,8 @@ proptest! {
     ) {
         // Exactly one element of each slice within 1e-3 of the extreme: the selection
         // cannot change under the step.
-        let near_max = x.ge(&(x.max_dim(dim, true) - 1e-3)).sum_dim(dim, false);
-        let near_min = x.le(&(x.min_dim(dim, true) + 1e-3)).sum_dim(dim, false);
+        let near_max = x.ge(&(x.max_dim(dim, true) - 1e-3)).to_dtype::<f64>().sum_dim(dim, false);
+        let near_min = x.le(&(x.min_dim(dim, true) + 1e-3)).to_dtype::<f64>().sum_dim(dim, false);
         prop_assume!(near_max.to_vec().iter().chain(&near_min.to_vec()).all(|&c| c == 1.0));
         check_derivatives(std::slice::from_ref(&x), seed, |xs| xs[0].try_max_dim(dim, keepdim))?;
         check_derivatives(&[x], seed, |xs| xs[0].try_min_dim(dim, keepdim))?;
@@ -331,17 +331,55 @@ proptest! {
             let rank = s.len();
             (Just(s), 0..rank).prop_flat_map(|(s, dim)| {
                 let size = s[dim];
-                (tensor(s, -2.0, 2.0), Just(dim), prop::collection::vec(0..size, 0..5))
+                (tensor(s, -2.0, 2.0), Just(dim), prop::collection::vec(0..size as i64, 0..5))
             })
         }),
         source_seed in any::<u64>(),
         seed in any::<u64>(),
     ) {
+        let indices = Tensor::from_slice(&indices);
         check_derivatives(std::slice::from_ref(&x), seed, |xs| xs[0].try_index_select(dim, &indices))?;
         let mut source_shape = x.shape().to_vec();
-        source_shape[dim] = indices.len();
+        source_shape[dim] = indices.numel();
         let source = weights(&source_shape, source_seed);
         check_derivatives(&[x, source], seed, |xs| xs[0].try_index_add(dim, &indices, &xs[1]))?;
+    }
+
+    /// Random index tensors in any order, with repeats, no larger than `x` outside `dim`
+    /// (zero-size shapes included): gather's derivative is scatter-add and the other way
+    /// round, so second order goes through both.
+    #[test]
+    fn gather_and_scatter_add_grads_match_finite_difference(
+        (x, dim, index) in shape_at_least_1d(3).prop_flat_map(|s| {
+            let rank = s.len();
+            (Just(s), 0..rank).prop_flat_map(|(s, dim)| {
+                let sizes: Vec<_> = s
+                    .iter()
+                    .enumerate()
+                    .map(|(d, &n)| if d == dim { (0..4usize).boxed() } else { (0..=n).boxed() })
+                    .collect();
+                let size = s[dim];
+                (tensor(s, -2.0, 2.0), Just(dim), sizes.prop_flat_map(move |shape| {
+                    let count = shape.iter().product::<usize>();
+                    let entries = if size == 0 {
+                        Just(Vec::new()).boxed()
+                    } else {
+                        prop::collection::vec(0..size as i64, count).boxed()
+                    };
+                    (Just(shape), entries)
+                }))
+            })
+        }),
+        source_seed in any::<u64>(),
+        seed in any::<u64>(),
+    ) {
+        let (shape, entries) = index;
+        // A zero-size dimension to pick from leaves only empty index tensors.
+        prop_assume!(entries.len() == shape.iter().product::<usize>());
+        let index = Tensor::from_vec(entries, &shape).unwrap();
+        check_derivatives(std::slice::from_ref(&x), seed, |xs| xs[0].try_gather(dim, &index))?;
+        let source = weights(&shape, source_seed);
+        check_derivatives(&[x, source], seed, |xs| xs[0].try_scatter_add(dim, &index, &xs[1]))?;
     }
 
     #[test]

@@ -105,9 +105,20 @@ fn movement_ops_with_zero_size_dims() {
     flows(&[0], &[0, 1], |x| x.unsqueeze(1));
     flows(&[1, 0, 3], &[1, 0, 1], |x| x.narrow(2, 1, 1));
     flows(&[1, 0, 3], &[1, 0, 0], |x| x.narrow(2, 3, 0));
-    flows(&[1, 0, 3], &[1, 0, 2], |x| x.index_select(2, &[0, 2]));
+    let at = |i: &[i64]| Tensor::<i64>::from_slice(i);
+    flows(&[1, 0, 3], &[1, 0, 2], |x| x.index_select(2, &at(&[0, 2])));
+    flows(&[2, 3], &[0, 3], |x| x.index_select(0, &at(&[])));
     flows(&[1, 0, 3], &[1, 0, 3], |x| {
-        x.index_add(2, &[], &T::zeros(&[1, 0, 0]))
+        x.index_add(2, &at(&[]), &T::zeros(&[1, 0, 0]))
+    });
+    let none = Tensor::<i64>::zeros(&[1, 0, 2]);
+    flows(&[1, 0, 3], &[1, 0, 2], |x| x.gather(2, &none));
+    flows(&[2, 3], &[0, 3], |x| x.gather(0, &Tensor::zeros(&[0, 3])));
+    flows(&[1, 0, 3], &[1, 0, 3], |x| {
+        x.scatter_add(2, &none, &T::zeros(&[1, 0, 2]))
+    });
+    flows(&[2, 3], &[2, 3], |x| {
+        x.scatter_add(1, &Tensor::zeros(&[2, 0]), &T::zeros(&[2, 0]))
     });
     flows(&[1, 0, 3], &[1, 0, 6], |x| T::concat(&[x, x], 2));
     flows(&[0], &[2, 0], |x| T::stack(&[x, x], 0));

@@ -31,7 +31,7 @@ pub use load::{load, load_from_bytes, read_metadata};
 pub use save::{save, save_with_metadata};
 
 use safetensors::Dtype;
-use tensor::{DType, Element};
+use tensor::{DType, Scalar};
 
 /// The reference implementation's limit on the header length.
 const MAX_HEADER_LEN: u64 = 100_000_000;
@@ -40,9 +40,10 @@ const MAX_HEADER_LEN: u64 = 100_000_000;
 const METADATA_KEY: &str = "__metadata__";
 
 /// The dtype safetensors gives an element type.
-fn dtype<T: Element>() -> Dtype {
+fn dtype<T: Scalar>() -> Dtype {
     match T::DTYPE {
         DType::F32 => Dtype::F32,
         DType::F64 => Dtype::F64,
+        DType::I64 => Dtype::I64,
     }
 }

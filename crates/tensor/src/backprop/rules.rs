@@ -114,7 +114,8 @@ pub(super) fn input_grads<T: Element>(
         Op::Clamp { arg: x, min, max } => unary(x, &|| {
             let inside = x
                 .try_ge(&Tensor::scalar(*min))?
-                .try_mul(&x.try_le(&Tensor::scalar(*max))?)?;
+                .to_dtype::<T>()
+                .try_mul(&x.try_le(&Tensor::scalar(*max))?.to_dtype())?;
             g.try_mul(&inside)
         }),
         // d (x + c) = g
@@ -140,7 +141,11 @@ pub(super) fn input_grads<T: Element>(
             &|| g.try_mul(&b.try_mul(&a.try_pow(&b.try_add_scalar(-one)?)?)?),
             &|| {
                 let zero = Tensor::scalar(T::zero());
-                let undefined = a.try_eq(&zero)?.try_mul(&b.try_ge(&zero)?)?;
+                let undefined = a
+                    .try_eq(&zero)?
+                    .to_dtype::<T>()
+                    .try_mul(&b.try_ge(&zero)?.to_dtype())?
+                    .try_ne(&zero)?;
                 let slope = node.try_mul(&a.try_ln()?)?;
                 undefined.try_where_cond(&zeros(a.shape())?, &g.try_mul(&slope)?)
             },
@@ -237,9 +242,9 @@ pub(super) fn input_grads<T: Element>(
             Tensor::try_concat(&[pad(*start)?, g.clone(), pad(size - start - len)?], *dim)
         }),
         // d index_select(x, dim, i) = zeros.index_add(dim, i, g)
-        Op::IndexSelect { arg, dim, indices } => {
-            unary(arg, &|| zeros(arg.shape())?.try_index_add(*dim, indices, g))
-        }
+        Op::IndexSelect { arg, dim, indices } => unary(arg, &|| {
+            zeros(arg.shape())?.add_at_positions("index_select", *dim, indices.clone(), g)
+        }),
         // d index_add(x, dim, i, s) = g, index_select(g, dim, i)
         Op::IndexAdd {
             arg,
@@ -247,7 +252,20 @@ pub(super) fn input_grads<T: Element>(
             indices,
             source,
         } => binary(arg, source, &|| Ok(g.clone()), &|| {
-            g.try_index_select(*dim, indices)
+            g.select_positions("index_add", *dim, indices.clone())
+        }),
+        // d gather(x, dim, i) = zeros.scatter_add(dim, i, g)
+        Op::Gather { arg, dim, index } => {
+            unary(arg, &|| zeros(arg.shape())?.try_scatter_add(*dim, index, g))
+        }
+        // d scatter_add(x, dim, i, s) = g, gather(g, dim, i)
+        Op::ScatterAdd {
+            arg,
+            dim,
+            index,
+            source,
+        } => binary(arg, source, &|| Ok(g.clone()), &|| {
+            g.try_gather(*dim, index)
         }),
         // A user's operation: its own rule, checked for one gradient of the right shape per
         // input.
@@ -278,7 +296,8 @@ fn tie_weight<T: Element>(
         Extreme::Max => a.try_gt(b)?,
         Extreme::Min => a.try_lt(b)?,
     };
-    wins.try_add(&a.try_eq(b)?.try_mul_scalar(half)?)
+    let ties = a.try_eq(b)?.to_dtype::<T>().try_mul_scalar(half)?;
+    wins.to_dtype::<T>().try_add(&ties)
 }
 
 /// A constant of `shape` holding 1 where `indices` (one per slot of the reduced shape) point

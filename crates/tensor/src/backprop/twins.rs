@@ -56,7 +56,7 @@ pub(super) fn tanh<T: Element>(g: &Tensor<T>, y: &Tensor<T>) -> Result<Tensor<T>
 pub(super) fn relu<T: Element>(g: &Tensor<T>, x: &Tensor<T>) -> Result<Tensor<T>> {
     let (zero, one) = (T::zero(), T::one());
     twin(
-        || g.try_mul(&x.try_gt(&Tensor::scalar(zero))?),
+        || g.try_mul(&x.try_gt(&Tensor::scalar(zero))?.to_dtype()),
         || fused("relu", g, x, |g, x| g * if x > zero { one } else { zero }),
     )
 }

@@ -11,7 +11,7 @@
 use std::mem::MaybeUninit;
 
 use super::{Buf, Strided, buffer, zeroed};
-use crate::element::Element;
+use crate::element::{Element, Scalar};
 use crate::error::Result;
 use crate::layout::for_each_run;
 use crate::threads::{self, Effort};
@@ -47,7 +47,7 @@ const WAKE_MIN: usize = 1 << 18;
 /// # Safety
 /// `body` must write every slot of the piece it is given (or panic): the output's elements
 /// are read as initialised afterwards.
-pub(crate) unsafe fn filled<T: Element>(
+pub(crate) unsafe fn filled<T: Scalar>(
     op: &'static str,
     len: usize,
     min_parallel: usize,
@@ -78,16 +78,17 @@ pub(crate) unsafe fn filled<T: Element>(
 }
 
 /// `f` applied to every element of `src`, in row-major order.
-pub(crate) fn map<T: Element>(
+pub(crate) fn map<A: Scalar, T: Scalar>(
     op: &'static str,
-    src: Strided<'_, T>,
-    f: impl Fn(T) -> T + Sync,
+    src: Strided<'_, A>,
+    f: impl Fn(A) -> T + Sync,
 ) -> Result<Buf<T>> {
     if let Some(range) = src.layout.contiguous_range() {
+        let src = &src.data[range];
         // SAFETY: `out` has the length of `src`, so every slot is written.
         return unsafe {
-            map_slices(op, &src.data[range], &|src, out| {
-                for (o, &x) in out.iter_mut().zip(src) {
+            filled(op, src.len(), PARALLEL_MIN, &|start, piece| {
+                for (o, &x) in piece.iter_mut().zip(&src[start..]) {
                     o.write(f(x));
                 }
             })
@@ -118,7 +119,7 @@ pub(crate) type SliceKernel<'a, T> = dyn Fn(&[T], &mut [MaybeUninit<T>]) + Sync 
 ///
 /// # Safety
 /// `kernel` must write every slot of `out_piece`, which has the length of `src_piece`.
-pub(crate) unsafe fn map_slices<T: Element>(
+pub(crate) unsafe fn map_slices<T: Scalar>(
     op: &'static str,
     src: &[T],
     kernel: &SliceKernel<'_, T>,
@@ -132,11 +133,11 @@ pub(crate) unsafe fn map_slices<T: Element>(
 }
 
 /// `f` applied to matching elements of `lhs` and `rhs`, which have one shape.
-pub(crate) fn zip_map<T: Element>(
+pub(crate) fn zip_map<A: Scalar, T: Scalar>(
     op: &'static str,
-    lhs: Strided<'_, T>,
-    rhs: Strided<'_, T>,
-    f: impl Fn(T, T) -> T + Sync,
+    lhs: Strided<'_, A>,
+    rhs: Strided<'_, A>,
+    f: impl Fn(A, A) -> T + Sync,
 ) -> Result<Buf<T>> {
     debug_assert_eq!(lhs.shape(), rhs.shape());
     if let (Some(l), Some(r)) = (lhs.layout.contiguous_range(), rhs.layout.contiguous_range()) {
@@ -199,12 +200,12 @@ pub(crate) fn zip_map<T: Element>(
 }
 
 /// `f` applied to matching elements of three operands of one shape.
-pub(crate) fn zip3_map<T: Element>(
+pub(crate) fn zip3_map<C: Scalar, T: Scalar>(
     op: &'static str,
-    a: Strided<'_, T>,
+    a: Strided<'_, C>,
     b: Strided<'_, T>,
     c: Strided<'_, T>,
-    f: impl Fn(T, T, T) -> T,
+    f: impl Fn(C, T, T) -> T,
 ) -> Result<Buf<T>> {
     let mut out = zeroed(op, a.layout.numel())?;
     let mut at = 0;

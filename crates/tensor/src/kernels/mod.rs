@@ -14,7 +14,7 @@ use std::borrow::Cow;
 
 use smallvec::SmallVec;
 
-use crate::element::Element;
+use crate::element::Scalar;
 use crate::error::{Result, TensorError};
 use crate::layout::Layout;
 
@@ -25,7 +25,7 @@ pub(crate) struct Strided<'a, T> {
     pub(crate) layout: &'a Layout,
 }
 
-impl<'a, T: Element> Strided<'a, T> {
+impl<'a, T: Scalar> Strided<'a, T> {
     pub(crate) fn shape(&self) -> &'a [usize] {
         self.layout.shape()
     }
@@ -54,7 +54,7 @@ impl<'a, T: Element> Strided<'a, T> {
 
 /// The one of `for_f32` and `for_f64` whose type is `R`: how a kernel picks the routine or
 /// the state of an element type without the element trait naming them. `R` is always one of
-/// the two, since [`Element`] is sealed to `f32` and `f64`; the comparison of types is made
+/// the two, since [`Element`](crate::Element) is sealed to `f32` and `f64`; the comparison of types is made
 /// at compile time.
 pub(crate) fn per_type<R: Copy + 'static>(for_f32: impl Any, for_f64: impl Any) -> R {
     let candidates: [&dyn Any; 2] = [&for_f32, &for_f64];
@@ -62,6 +62,19 @@ pub(crate) fn per_type<R: Copy + 'static>(for_f32: impl Any, for_f64: impl Any) 
         .into_iter()
         .find_map(|candidate| candidate.downcast_ref::<R>())
         .expect("internal: an element type is f32 or f64")
+}
+
+/// As [`per_type`], over every [`Scalar`] type.
+pub(crate) fn per_scalar<R: Copy + 'static>(
+    for_f32: impl Any,
+    for_f64: impl Any,
+    for_i64: impl Any,
+) -> R {
+    let candidates: [&dyn Any; 3] = [&for_f32, &for_f64, &for_i64];
+    *candidates
+        .into_iter()
+        .find_map(|candidate| candidate.downcast_ref::<R>())
+        .expect("internal: a scalar type is f32, f64 or i64")
 }
 
 /// Up to this many elements a buffer lives inline, in the tensor itself: the small tensors of
@@ -82,7 +95,7 @@ pub(crate) fn alloc<T>(op: &'static str, len: usize) -> Result<Buf<T>> {
 
 /// As [`alloc`], for tensor elements: a freed buffer of exactly this size is taken from this
 /// thread's cache when there is one (see [`pool`]).
-pub(crate) fn buffer<T: Element>(op: &'static str, len: usize) -> Result<Buf<T>> {
+pub(crate) fn buffer<T: Scalar>(op: &'static str, len: usize) -> Result<Buf<T>> {
     if len > INLINE
         && let Some(buffer) = pool::take(len)
     {
@@ -93,7 +106,7 @@ pub(crate) fn buffer<T: Element>(op: &'static str, len: usize) -> Result<Buf<T>>
 
 /// `len` zeros, or an error naming `op` when the allocation fails. Kernels fill their output
 /// through slices of it.
-pub(crate) fn zeroed<T: Element>(op: &'static str, len: usize) -> Result<Buf<T>> {
+pub(crate) fn zeroed<T: Scalar>(op: &'static str, len: usize) -> Result<Buf<T>> {
     if len <= INLINE {
         // No allocation to fail, and a plain store loop instead of `resize`'s general path.
         return Ok(Buf::from_elem(T::zero(), len));
@@ -112,6 +125,6 @@ pub(crate) fn zeroed<T: Element>(op: &'static str, len: usize) -> Result<Buf<T>>
 }
 
 /// A row-major copy of the elements of `src`.
-pub(crate) fn gather<T: Element>(op: &'static str, src: Strided<'_, T>) -> Result<Buf<T>> {
+pub(crate) fn gather<T: Scalar>(op: &'static str, src: Strided<'_, T>) -> Result<Buf<T>> {
     elementwise::map(op, src, |x| x)
 }

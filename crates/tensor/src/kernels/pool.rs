@@ -9,8 +9,8 @@
 
 use std::cell::RefCell;
 
-use crate::element::Element;
-use crate::kernels::per_type;
+use crate::element::Scalar;
+use crate::kernels::per_scalar;
 
 /// Buffers smaller than this are left to the allocator: its small-size caches are fast.
 pub(crate) const MIN_BYTES: usize = 16 << 10;
@@ -31,7 +31,7 @@ fn bytes_of<T>(capacity: usize) -> usize {
 }
 
 /// An empty buffer with capacity exactly `len`, if one was freed on this thread.
-pub(crate) fn take<T: Element>(len: usize) -> Option<Vec<T>> {
+pub(crate) fn take<T: Scalar>(len: usize) -> Option<Vec<T>> {
     if bytes_of::<T>(len) < MIN_BYTES {
         return None;
     }
@@ -50,7 +50,7 @@ pub(crate) fn take<T: Element>(len: usize) -> Option<Vec<T>> {
 
 /// Keeps `buffer` for a later [`take`] (dropping the oldest kept ones to make room), or frees
 /// it when it is too small or too large to keep.
-pub(crate) fn give<T: Element>(mut buffer: Vec<T>) {
+pub(crate) fn give<T: Scalar>(mut buffer: Vec<T>) {
     let bytes = bytes_of::<T>(buffer.capacity());
     if !(MIN_BYTES..=MAX_BYTES).contains(&bytes) {
         return;
@@ -74,7 +74,7 @@ pub(crate) fn give<T: Element>(mut buffer: Vec<T>) {
     });
 }
 
-/// The bytes of freed tensor buffers this thread keeps for reuse (f32 and f64 together).
+/// The bytes of freed tensor buffers this thread keeps for reuse (all element types together).
 ///
 /// Tensor buffers of 16 KiB and more are not returned to the allocator when their last tensor
 /// is dropped: each thread keeps up to 16 of them per element type, at most 64 MiB, and hands
@@ -90,17 +90,17 @@ pub(crate) fn give<T: Element>(mut buffer: Vec<T>) {
 /// assert_eq!(tensor::cached_buffer_bytes(), 0);
 /// ```
 pub fn cached_buffer_bytes() -> usize {
-    fn bytes<T: Element>() -> usize {
+    fn bytes<T: Scalar>() -> usize {
         local::<T>()
             .try_with(|pool| pool.borrow().bytes)
             .unwrap_or(0)
     }
-    bytes::<f32>() + bytes::<f64>()
+    bytes::<f32>() + bytes::<f64>() + bytes::<i64>()
 }
 
 /// Frees the buffers this thread keeps for reuse (see [`cached_buffer_bytes`]).
 pub fn release_cached_buffers() {
-    fn release<T: Element>() {
+    fn release<T: Scalar>() {
         let buffers = local::<T>().try_with(|pool| {
             let mut pool = pool.borrow_mut();
             pool.bytes = 0;
@@ -110,6 +110,7 @@ pub fn release_cached_buffers() {
     }
     release::<f32>();
     release::<f64>();
+    release::<i64>();
 }
 
 /// The cache's thread-local for one element type.
@@ -118,11 +119,12 @@ type PoolKey<T> = std::thread::LocalKey<RefCell<Pool<T>>>;
 thread_local! {
     static F32_POOL: RefCell<Pool<f32>> = RefCell::default();
     static F64_POOL: RefCell<Pool<f64>> = RefCell::default();
+    static I64_POOL: RefCell<Pool<i64>> = RefCell::default();
 }
 
 /// This thread's cache for element type `T`.
-fn local<T: Element>() -> &'static PoolKey<T> {
-    per_type(&F32_POOL, &F64_POOL)
+fn local<T: Scalar>() -> &'static PoolKey<T> {
+    per_scalar(&F32_POOL, &F64_POOL, &I64_POOL)
 }
 
 #[cfg(test)]

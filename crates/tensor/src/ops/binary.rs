@@ -1,6 +1,6 @@
 //! Elementwise functions of two tensors, with NumPy broadcasting; comparisons and selection.
 
-use crate::element::Element;
+use crate::element::{Element, Scalar};
 use crate::error::Result;
 use crate::kernels::elementwise;
 use crate::layout::Layout;
@@ -24,14 +24,16 @@ impl<T: Element> Tensor<T> {
         let data = elementwise::zip_map(name, lhs.strided(), rhs.strided(), f)?;
         Tensor::from_op(data, &shape, op(lhs, rhs))
     }
+}
 
-    /// A 0/1 mask of `pred` on matching elements after broadcasting; never tracked.
+impl<T: Scalar> Tensor<T> {
+    /// A 0/1 mask of `pred` on matching elements after broadcasting.
     fn try_compare(
         &self,
         rhs: &Tensor<T>,
         name: &'static str,
         pred: impl Fn(T, T) -> bool + Sync + Send,
-    ) -> Result<Tensor<T>> {
+    ) -> Result<Tensor<i64>> {
         let shape = broadcast_shapes(name, self.shape(), rhs.shape())?;
         let lhs = self.layout().broadcast_to(name, &shape)?;
         let rhs_layout = rhs.layout().broadcast_to(name, &shape)?;
@@ -39,19 +41,29 @@ impl<T: Element> Tensor<T> {
             self.strided().with_layout(&lhs),
             rhs.strided().with_layout(&rhs_layout),
         );
-        let to_mask = |a, b| if pred(a, b) { T::one() } else { T::zero() };
+        let to_mask = |a, b| i64::from(pred(a, b));
         let data = elementwise::zip_map(name, lhs_view, rhs_view, to_mask)?;
         Ok(Tensor::constant(data, Layout::contiguous(&shape)))
     }
+}
 
-    /// Elements of `on_true` where this mask is non-zero (NaN counts as non-zero), else of
-    /// `on_false`; the three broadcast together. Differentiable in `on_true` and `on_false`
-    /// (the gradient goes to the selected side); the mask is a constant.
+impl Tensor<i64> {
+    /// Elements of `on_true` where this mask is non-zero, else of `on_false`; the three
+    /// broadcast together. Differentiable in `on_true` and `on_false` (the gradient goes to
+    /// the selected side); the mask is a constant. Comparisons make such masks.
+    ///
+    /// ```
+    /// use tensor::Tensor;
+    /// let x = Tensor::<f32>::from_vec(vec![-1.0, 2.0, -3.0], &[3])?;
+    /// let relu = x.gt(&Tensor::scalar(0.0)).where_cond(&x, &Tensor::scalar(0.0));
+    /// assert_eq!(relu.to_vec(), vec![0.0, 2.0, 0.0]);
+    /// # Ok::<(), tensor::TensorError>(())
+    /// ```
     ///
     /// # Panics
     /// As [`try_where_cond`](Tensor::try_where_cond) fails.
     #[track_caller]
-    pub fn where_cond(&self, on_true: &Tensor<T>, on_false: &Tensor<T>) -> Tensor<T> {
+    pub fn where_cond<T: Element>(&self, on_true: &Tensor<T>, on_false: &Tensor<T>) -> Tensor<T> {
         self.try_where_cond(on_true, on_false)
             .unwrap_or_else(|e| panic!("{e}"))
     }
@@ -60,14 +72,18 @@ impl<T: Element> Tensor<T> {
     ///
     /// # Errors
     /// When the three shapes do not broadcast together, or the result cannot be allocated.
-    pub fn try_where_cond(&self, on_true: &Tensor<T>, on_false: &Tensor<T>) -> Result<Tensor<T>> {
+    pub fn try_where_cond<T: Element>(
+        &self,
+        on_true: &Tensor<T>,
+        on_false: &Tensor<T>,
+    ) -> Result<Tensor<T>> {
         let name = "where_cond";
         let values = broadcast_shapes(name, on_true.shape(), on_false.shape())?;
         let shape = broadcast_shapes(name, self.shape(), &values)?;
-        let cond = self.detach().try_expand(name, &shape)?;
+        let cond = self.try_expand(name, &shape)?;
         let on_true = on_true.try_expand(name, &shape)?;
         let on_false = on_false.try_expand(name, &shape)?;
-        let pick = |c: T, t: T, f: T| if c != T::zero() { t } else { f };
+        let pick = |c: i64, t: T, f: T| if c != 0 { t } else { f };
         let data = elementwise::zip3_map(
             name,
             cond.strided(),
@@ -81,6 +97,38 @@ impl<T: Element> Tensor<T> {
             on_false,
         };
         Tensor::from_op(data, &shape, op)
+    }
+}
+
+impl<T: Element> Tensor<T> {
+    /// This tensor with `value` where `mask` is non-zero; `mask` broadcasts to this shape.
+    /// Derivative: 1 where the mask is zero, 0 where it is filled.
+    ///
+    /// ```
+    /// use tensor::Tensor;
+    /// let scores = Tensor::<f32>::from_vec(vec![1.0, 2.0, 3.0], &[3])?;
+    /// let hide = Tensor::from_vec(vec![0, 1, 0], &[3])?;
+    /// assert_eq!(scores.masked_fill(&hide, -1.0).to_vec(), vec![1.0, -1.0, 3.0]);
+    /// # Ok::<(), tensor::TensorError>(())
+    /// ```
+    ///
+    /// # Panics
+    /// As [`try_masked_fill`](Tensor::try_masked_fill) fails.
+    #[track_caller]
+    pub fn masked_fill(&self, mask: &Tensor<i64>, value: T) -> Tensor<T> {
+        self.try_masked_fill(mask, value)
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Fallible form of [`masked_fill`](Tensor::masked_fill).
+    ///
+    /// # Errors
+    /// When `mask` does not broadcast to this tensor's shape, or the result cannot be
+    /// allocated.
+    pub fn try_masked_fill(&self, mask: &Tensor<i64>, value: T) -> Result<Tensor<T>> {
+        let name = "masked_fill";
+        let mask = mask.try_expand(name, self.shape())?;
+        mask.try_where_cond(&Tensor::scalar(value), self)
     }
 }
 
@@ -135,10 +183,10 @@ binary_ops! {
     };
 }
 
-/// Defines a comparison `name` (a 0/1 mask, never tracked) with its fallible twin.
+/// Defines a comparison `name` (a 0/1 integer mask) with its fallible twin.
 macro_rules! comparisons {
     ($( $(#[$doc:meta])* fn $name:ident / $try_name:ident = $pred:expr; )*) => {
-        impl<T: Element> Tensor<T> {$(
+        impl<T: Scalar> Tensor<T> {$(
             $(#[$doc])*
             /// The result holds 1 where the comparison holds and 0 elsewhere (IEEE rules: any
             /// comparison with NaN is false except `ne`). Not differentiable.
@@ -146,7 +194,7 @@ macro_rules! comparisons {
             /// # Panics
             /// When the shapes do not broadcast, or the result cannot be allocated.
             #[track_caller]
-            pub fn $name(&self, rhs: &Tensor<T>) -> Tensor<T> {
+            pub fn $name(&self, rhs: &Tensor<T>) -> Tensor<i64> {
                 self.$try_name(rhs).unwrap_or_else(|e| panic!("{e}"))
             }
 
@@ -154,7 +202,7 @@ macro_rules! comparisons {
             ///
             /// # Errors
             /// When the shapes do not broadcast, or the result cannot be allocated.
-            pub fn $try_name(&self, rhs: &Tensor<T>) -> Result<Tensor<T>> {
+            pub fn $try_name(&self, rhs: &Tensor<T>) -> Result<Tensor<i64>> {
                 self.try_compare(rhs, stringify!($name), $pred)
             }
         )*}

@@ -1,25 +1,36 @@
-//! Indexing and joining: gather and scatter-add along a dimension, concatenation, stacking.
-//! These copy (a view cannot express them).
+//! Indexing by integer tensors: whole slices along a dimension (`index_select`, `index_add`)
+//! and single elements (`gather`, `scatter_add`). These copy (a view cannot express them).
+//!
+//! Every index is checked against the size of the dimension it indexes; negative indices are
+//! rejected with [`TensorError::IndexOutOfRange`] rather than counted from the end, so that an
+//! off-by-one in a user's labels is an error, not a silent wrap to the last class.
 
-use std::borrow::Borrow;
 use std::sync::Arc;
 
-use crate::element::Element;
+use crate::element::{Element, Scalar};
 use crate::error::{Result, TensorError};
 use crate::kernels::reduce::Axis;
 use crate::kernels::select;
-use crate::ops::Op;
-use crate::shape::{Dim, Dims, checked_numel};
+use crate::ops::{Movement, Op};
+use crate::shape::{Dim, Dims};
 use crate::tensor::Tensor;
 
-impl<T: Element> Tensor<T> {
-    /// The slices at `indices` along `dim`, in order (repeats allowed). Derivative: each
-    /// gradient slice added back at its index.
+impl<T: Scalar> Tensor<T> {
+    /// The slices at `indices` (a 1-D integer tensor) along `dim`, in order, repeats allowed.
+    /// Derivative: each gradient slice added back at its index.
+    ///
+    /// ```
+    /// use tensor::Tensor;
+    /// let table = Tensor::<f32>::from_vec(vec![0.0, 1.0, 10.0, 11.0, 20.0, 21.0], &[3, 2])?;
+    /// let rows = table.index_select(0, &Tensor::from_vec(vec![2, 0, 2], &[3])?);
+    /// assert_eq!(rows.to_vec(), vec![20.0, 21.0, 0.0, 1.0, 20.0, 21.0]);
+    /// # Ok::<(), tensor::TensorError>(())
+    /// ```
     ///
     /// # Panics
     /// As [`try_index_select`](Tensor::try_index_select) fails.
     #[track_caller]
-    pub fn index_select(&self, dim: impl Dim, indices: &[usize]) -> Tensor<T> {
+    pub fn index_select(&self, dim: impl Dim, indices: &Tensor<i64>) -> Tensor<T> {
         self.try_index_select(dim, indices)
             .unwrap_or_else(|e| panic!("{e}"))
     }
@@ -27,32 +38,84 @@ impl<T: Element> Tensor<T> {
     /// Fallible form of [`index_select`](Tensor::index_select).
     ///
     /// # Errors
-    /// When `dim` is out of range, an index is not below its size, or memory runs out.
-    pub fn try_index_select(&self, dim: impl Dim, indices: &[usize]) -> Result<Tensor<T>> {
+    /// When `dim` is out of range, `indices` is not 1-D, an index is negative or not below
+    /// the dimension's size, or memory runs out.
+    pub fn try_index_select(&self, dim: impl Dim, indices: &Tensor<i64>) -> Result<Tensor<T>> {
         let name = "index_select";
         let dim = dim.resolve(name, self.ndim())?;
-        check_indices(name, self.shape(), dim, indices)?;
-        let data = self.strided().contiguous(name)?;
-        let out = select::index_select(name, &data, Axis::of(self.shape(), dim), indices)?;
-        let mut shape = Dims::from_slice(self.shape());
-        shape[dim] = indices.len();
-        let op = Op::IndexSelect {
-            arg: self.clone(),
-            dim,
-            indices: indices.into(),
-        };
-        Tensor::from_op(out, &shape, op)
+        let indices = slice_positions(name, indices, dim, self.shape())?;
+        self.select_positions(name, dim, indices)
     }
 
+    /// `index_select` at positions already checked against dimension `dim`.
+    pub(crate) fn select_positions(
+        &self,
+        name: &'static str,
+        dim: usize,
+        indices: Arc<[usize]>,
+    ) -> Result<Tensor<T>> {
+        let data = self.strided().contiguous(name)?;
+        let out = select::index_select(name, &data, Axis::of(self.shape(), dim), &indices)?;
+        drop(data);
+        let mut shape = Dims::from_slice(self.shape());
+        shape[dim] = indices.len();
+        let movement = Movement::IndexSelect { dim, indices };
+        Ok(Tensor::moved_copy(out, &shape, &[self], movement))
+    }
+
+    /// The elements picked along `dim` by `index`, an integer tensor of this rank: for a
+    /// 3-D tensor and `dim = 1`, `out[i][j][k] = self[i][index[i][j][k]][k]` (PyTorch's
+    /// `gather`). `index` may be smaller than this tensor in the other dimensions; the result
+    /// has its shape. Derivative: the gradient scattered back, added where indices repeat.
+    ///
+    /// ```
+    /// use tensor::Tensor;
+    /// let scores = Tensor::<f32>::from_vec(vec![0.1, 0.7, 0.2, 0.5, 0.3, 0.2], &[2, 3])?;
+    /// let labels = Tensor::from_vec(vec![1, 0], &[2, 1])?;
+    /// assert_eq!(scores.gather(1, &labels).to_vec(), vec![0.7, 0.5]);
+    /// # Ok::<(), tensor::TensorError>(())
+    /// ```
+    ///
+    /// # Panics
+    /// As [`try_gather`](Tensor::try_gather) fails.
+    #[track_caller]
+    pub fn gather(&self, dim: impl Dim, index: &Tensor<i64>) -> Tensor<T> {
+        self.try_gather(dim, index)
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Fallible form of [`gather`](Tensor::gather).
+    ///
+    /// # Errors
+    /// When `dim` is out of range, `index` has another rank or is larger than this tensor in
+    /// a dimension other than `dim`, an index is negative or not below the size of `dim`, or
+    /// memory runs out.
+    pub fn try_gather(&self, dim: impl Dim, index: &Tensor<i64>) -> Result<Tensor<T>> {
+        let name = "gather";
+        let dim = dim.resolve(name, self.ndim())?;
+        check_fits(name, "index", index.shape(), self.shape(), dim)?;
+        let positions = element_positions(name, index, dim, self.shape()[dim])?;
+        let data = self.strided().contiguous(name)?;
+        let out = select::gather(name, &data, self.shape(), dim, &positions, index.shape())?;
+        drop(data);
+        let movement = Movement::Gather {
+            dim,
+            index: index.clone(),
+        };
+        Ok(Tensor::moved_copy(out, index.shape(), &[self], movement))
+    }
+}
+
+impl<T: Element> Tensor<T> {
     /// A copy of this tensor with slice `j` of `source` added at slice `indices[j]` along
-    /// `dim` (repeated indices accumulate). `source` has this shape except `indices.len()`
-    /// along `dim`. Derivatives: 1 for this tensor; for `source`, the gradient's slices at
-    /// `indices`.
+    /// `dim` (repeated indices accumulate). `indices` is 1-D; `source` has this shape except
+    /// `indices.len()` along `dim`. Derivatives: 1 for this tensor; for `source`, the
+    /// gradient's slices at `indices`.
     ///
     /// # Panics
     /// As [`try_index_add`](Tensor::try_index_add) fails.
     #[track_caller]
-    pub fn index_add(&self, dim: impl Dim, indices: &[usize], source: &Tensor<T>) -> Tensor<T> {
+    pub fn index_add(&self, dim: impl Dim, indices: &Tensor<i64>, source: &Tensor<T>) -> Tensor<T> {
         self.try_index_add(dim, indices, source)
             .unwrap_or_else(|e| panic!("{e}"))
     }
@@ -60,17 +123,28 @@ impl<T: Element> Tensor<T> {
     /// Fallible form of [`index_add`](Tensor::index_add).
     ///
     /// # Errors
-    /// When `dim` is out of range, an index is not below its size, `source` has the wrong
-    /// shape, or memory runs out.
+    /// When `dim` is out of range, `indices` is not 1-D, an index is negative or not below
+    /// the dimension's size, `source` has the wrong shape, or memory runs out.
     pub fn try_index_add(
         &self,
         dim: impl Dim,
-        indices: &[usize],
+        indices: &Tensor<i64>,
         source: &Tensor<T>,
     ) -> Result<Tensor<T>> {
         let name = "index_add";
         let dim = dim.resolve(name, self.ndim())?;
-        check_indices(name, self.shape(), dim, indices)?;
+        let indices = slice_positions(name, indices, dim, self.shape())?;
+        self.add_at_positions(name, dim, indices, source)
+    }
+
+    /// `index_add` at positions already checked against dimension `dim`.
+    pub(crate) fn add_at_positions(
+        &self,
+        name: &'static str,
+        dim: usize,
+        indices: Arc<[usize]>,
+        source: &Tensor<T>,
+    ) -> Result<Tensor<T>> {
         let mut expected = Dims::from_slice(self.shape());
         expected[dim] = indices.len();
         if source.shape() != expected.as_slice() {
@@ -90,134 +164,160 @@ impl<T: Element> Tensor<T> {
         let base = self.strided().contiguous(name)?;
         let src = source.strided().contiguous(name)?;
         let axis = Axis::of(self.shape(), dim);
-        let out = select::index_add(name, &base, axis, indices, &src)?;
+        let out = select::index_add(name, &base, axis, &indices, &src)?;
+        drop((base, src));
         let op = Op::IndexAdd {
             arg: self.clone(),
             dim,
-            indices: Arc::from(indices),
+            indices,
             source: source.clone(),
         };
         Tensor::from_op(out, self.shape(), op)
     }
 
-    /// Joins tensors along an existing dimension; all other dimensions must agree.
-    /// Derivative: each input gets its slice of the gradient.
+    /// A copy of this tensor with each element of `source` added at the position `index`
+    /// gives it along `dim`: for a 3-D tensor and `dim = 1`,
+    /// `out[i][index[i][j][k]][k] += source[i][j][k]` (PyTorch's `scatter_add`), repeated
+    /// positions accumulating. `index` and `source` have one shape, of this rank, no larger
+    /// than this tensor outside `dim`. The reverse of [`gather`](Tensor::gather), and its
+    /// derivative. Derivatives: 1 for this tensor; for `source`, the gradient gathered at
+    /// `index`.
     ///
     /// ```
     /// use tensor::Tensor;
-    /// let a = Tensor::<f32>::ones(&[2, 1]);
-    /// let b = Tensor::<f32>::zeros(&[2, 2]);
-    /// assert_eq!(Tensor::concat(&[&a, &b], 1).shape(), &[2, 3]);
+    /// let counts = Tensor::<f32>::zeros(&[3]);
+    /// let words = Tensor::from_vec(vec![2, 0, 2, 2], &[4])?;
+    /// let hist = counts.scatter_add(0, &words, &Tensor::ones(&[4]));
+    /// assert_eq!(hist.to_vec(), vec![1.0, 0.0, 3.0]);
+    /// # Ok::<(), tensor::TensorError>(())
     /// ```
     ///
     /// # Panics
-    /// As [`try_concat`](Tensor::try_concat) fails.
+    /// As [`try_scatter_add`](Tensor::try_scatter_add) fails.
     #[track_caller]
-    pub fn concat(tensors: &[impl Borrow<Tensor<T>>], dim: impl Dim) -> Tensor<T> {
-        Self::try_concat(tensors, dim).unwrap_or_else(|e| panic!("{e}"))
+    pub fn scatter_add(&self, dim: impl Dim, index: &Tensor<i64>, source: &Tensor<T>) -> Tensor<T> {
+        self.try_scatter_add(dim, index, source)
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 
-    /// Fallible form of [`concat`](Tensor::concat).
+    /// Fallible form of [`scatter_add`](Tensor::scatter_add).
     ///
     /// # Errors
-    /// When the list is empty, `dim` is out of range, the other dimensions differ, or memory
-    /// runs out.
-    pub fn try_concat(tensors: &[impl Borrow<Tensor<T>>], dim: impl Dim) -> Result<Tensor<T>> {
-        let name = "concat";
-        let first = tensors
-            .first()
-            .ok_or_else(|| TensorError::invalid(name, "needs at least one tensor"))?
-            .borrow();
-        let dim = dim.resolve(name, first.ndim())?;
-        let mut shape = Dims::from_slice(first.shape());
-        for t in &tensors[1..] {
-            let t = t.borrow();
-            let fits = t.ndim() == first.ndim()
-                && (0..t.ndim()).all(|d| d == dim || t.shape()[d] == first.shape()[d]);
-            if !fits {
-                return Err(TensorError::mismatch(
-                    name,
-                    first.shape(),
-                    t.shape(),
-                    format!(
-                        "cannot join {:?} and {:?} along dimension {dim} (the other \
-                         dimensions must agree)",
-                        first.shape(),
-                        t.shape()
-                    ),
-                ));
-            }
-            shape[dim] = shape[dim].checked_add(t.shape()[dim]).ok_or_else(|| {
-                TensorError::ShapeOverflow {
-                    op: name,
-                    shape: shape.to_vec(),
-                }
-            })?;
+    /// When `dim` is out of range, `index` and `source` differ in shape, have another rank
+    /// or are larger than this tensor outside `dim`, an index is negative or not below the
+    /// size of `dim`, or memory runs out.
+    pub fn try_scatter_add(
+        &self,
+        dim: impl Dim,
+        index: &Tensor<i64>,
+        source: &Tensor<T>,
+    ) -> Result<Tensor<T>> {
+        let name = "scatter_add";
+        let dim = dim.resolve(name, self.ndim())?;
+        if source.shape() != index.shape() {
+            return Err(TensorError::mismatch(
+                name,
+                index.shape(),
+                source.shape(),
+                format!(
+                    "index of shape {:?} and source of shape {:?} must have one shape",
+                    index.shape(),
+                    source.shape()
+                ),
+            ));
         }
-        checked_numel(name, &shape)?;
-        let args: Vec<Tensor<T>> = tensors.iter().map(|t| t.borrow().clone()).collect();
-        let parts = args
-            .iter()
-            .map(|t| t.strided().contiguous(name))
-            .collect::<Result<Vec<_>>>()?;
-        let slices: Vec<&[T]> = parts.iter().map(|p| p.as_ref()).collect();
-        let lens: Vec<usize> = args.iter().map(|t| t.shape()[dim]).collect();
-        let axis = Axis::of(&shape, dim);
-        let out = select::concat(name, &slices, &lens, axis.outer, axis.inner)?;
-        drop(parts);
-        Tensor::from_op(out, &shape, Op::Concat { args, dim })
-    }
-
-    /// Joins tensors of one shape along a new dimension `dim` (`0..=ndim`).
-    ///
-    /// # Panics
-    /// As [`try_stack`](Tensor::try_stack) fails.
-    #[track_caller]
-    pub fn stack(tensors: &[impl Borrow<Tensor<T>>], dim: impl Dim) -> Tensor<T> {
-        Self::try_stack(tensors, dim).unwrap_or_else(|e| panic!("{e}"))
-    }
-
-    /// Fallible form of [`stack`](Tensor::stack).
-    ///
-    /// # Errors
-    /// When the list is empty, the shapes differ, `dim` is out of range, or memory runs out.
-    pub fn try_stack(tensors: &[impl Borrow<Tensor<T>>], dim: impl Dim) -> Result<Tensor<T>> {
-        let name = "stack";
-        let first = tensors
-            .first()
-            .ok_or_else(|| TensorError::invalid(name, "needs at least one tensor"))?
-            .borrow();
-        let dim = dim.resolve(name, first.ndim() + 1)?;
-        let mut expanded = Vec::with_capacity(tensors.len());
-        for t in tensors {
-            let t = t.borrow();
-            if t.shape() != first.shape() {
-                return Err(TensorError::mismatch(
-                    name,
-                    first.shape(),
-                    t.shape(),
-                    format!(
-                        "cannot stack {:?} with {:?} (shapes must be equal)",
-                        first.shape(),
-                        t.shape()
-                    ),
-                ));
-            }
-            expanded.push(t.try_unsqueeze(dim)?);
-        }
-        Self::try_concat(&expanded, dim)
+        check_fits(name, "index", index.shape(), self.shape(), dim)?;
+        let positions = element_positions(name, index, dim, self.shape()[dim])?;
+        let base = self.strided().contiguous(name)?;
+        let src = source.strided().contiguous(name)?;
+        let out = select::scatter_add(
+            name,
+            &base,
+            self.shape(),
+            dim,
+            &positions,
+            index.shape(),
+            &src,
+        )?;
+        drop((base, src));
+        let op = Op::ScatterAdd {
+            arg: self.clone(),
+            dim,
+            index: index.clone(),
+            source: source.clone(),
+        };
+        Tensor::from_op(out, self.shape(), op)
     }
 }
 
-fn check_indices(name: &'static str, shape: &[usize], dim: usize, indices: &[usize]) -> Result<()> {
-    match indices.iter().find(|&&i| i >= shape[dim]) {
-        Some(bad) => Err(TensorError::invalid(
+/// The entries of a 1-D `indices`, checked against dimension `dim` of `shape`.
+fn slice_positions(
+    name: &'static str,
+    indices: &Tensor<i64>,
+    dim: usize,
+    shape: &[usize],
+) -> Result<Arc<[usize]>> {
+    if indices.ndim() != 1 {
+        return Err(TensorError::invalid(
             name,
             format!(
-                "index {bad} is out of range for dimension {dim} of size {} (shape {shape:?})",
-                shape[dim]
+                "indices must be 1-D, got shape {:?} (to index with more, flatten them and \
+                 reshape the result)",
+                indices.shape()
             ),
-        )),
-        None => Ok(()),
+        ));
     }
+    element_positions(name, indices, dim, shape[dim]).map(Arc::from)
+}
+
+/// The entries of `index` in row-major order as positions along a dimension `dim` of `size`;
+/// an error naming the first one that is negative or not below `size`.
+pub(crate) fn element_positions(
+    name: &'static str,
+    index: &Tensor<i64>,
+    dim: usize,
+    size: usize,
+) -> Result<Vec<usize>> {
+    let mut positions = Vec::with_capacity(index.numel());
+    let mut bad = None;
+    index.for_each_value(|_, i| match usize::try_from(i) {
+        Ok(at) if at < size => positions.push(at),
+        _ => {
+            bad.get_or_insert(i);
+        }
+    });
+    match bad {
+        Some(index) => Err(TensorError::IndexOutOfRange {
+            op: name,
+            dim,
+            index,
+            size,
+        }),
+        None => Ok(positions),
+    }
+}
+
+/// Checks that `what` (of shape `small`) has the rank of `shape` and is no larger in any
+/// dimension but `dim`, as `gather` and `scatter_add` need.
+fn check_fits(
+    name: &'static str,
+    what: &str,
+    small: &[usize],
+    shape: &[usize],
+    dim: usize,
+) -> Result<()> {
+    let fits =
+        small.len() == shape.len() && (0..shape.len()).all(|d| d == dim || small[d] <= shape[d]);
+    if fits {
+        return Ok(());
+    }
+    Err(TensorError::mismatch(
+        name,
+        shape,
+        small,
+        format!(
+            "{what} of shape {small:?} must have the rank of {shape:?} and be no larger \
+             outside dimension {dim}"
+        ),
+    ))
 }

@@ -4,6 +4,7 @@
 mod binary;
 pub(crate) mod custom;
 mod index;
+mod join;
 mod matmul;
 mod movement;
 mod mse;
@@ -17,6 +18,7 @@ use smallvec::{SmallVec, smallvec};
 
 use crate::element::Element;
 use crate::kernels::reduce::Extreme;
+use crate::mode::is_grad_enabled;
 use crate::shape::Dims;
 use crate::tensor::Tensor;
 
@@ -57,7 +59,7 @@ pub(crate) enum Op<T: Element> {
     /// `cond` is a constant mask (non-zero selects `on_true`), not an input: selection is not
     /// differentiable in the condition.
     Where {
-        cond: Tensor<T>,
+        cond: Tensor<i64>,
         on_true: Tensor<T>,
         on_false: Tensor<T>,
     },
@@ -116,6 +118,19 @@ pub(crate) enum Op<T: Element> {
         indices: Arc<[usize]>,
         source: Tensor<T>,
     },
+    /// `out[.., index[p], ..] = arg[.., index[p], ..]` along `dim` (PyTorch's `gather`).
+    Gather {
+        arg: Tensor<T>,
+        dim: usize,
+        index: Tensor<i64>,
+    },
+    /// `arg` with `source[p]` added at position `index[p]` along `dim`.
+    ScatterAdd {
+        arg: Tensor<T>,
+        dim: usize,
+        index: Tensor<i64>,
+        source: Tensor<T>,
+    },
     Concat {
         args: Vec<Tensor<T>>,
         dim: usize,
@@ -125,6 +140,67 @@ pub(crate) enum Op<T: Element> {
         op: Arc<dyn custom::CustomOp<T>>,
         args: Vec<Tensor<T>>,
     },
+}
+
+/// A movement op, as generic code over every [`Scalar`](crate::Scalar) type describes it:
+/// what the graph of a float tensor records of it besides its inputs.
+pub enum Movement {
+    /// `reshape` and the ops made of it.
+    Reshape,
+    /// `permute` with this permutation.
+    Permute(Dims),
+    /// `broadcast_to`.
+    BroadcastTo,
+    /// `narrow` from `start` along `dim`.
+    Narrow {
+        /// The dimension narrowed.
+        dim: usize,
+        /// The first position kept.
+        start: usize,
+    },
+    /// `index_select` along `dim`.
+    IndexSelect {
+        /// The dimension indexed.
+        dim: usize,
+        /// The positions selected, checked.
+        indices: Arc<[usize]>,
+    },
+    /// `gather` along `dim`.
+    Gather {
+        /// The dimension indexed.
+        dim: usize,
+        /// The index tensor, checked.
+        index: Tensor<i64>,
+    },
+    /// `concat` along `dim`.
+    Concat {
+        /// The dimension joined along.
+        dim: usize,
+    },
+}
+
+/// The operation recorded for `movement` on `inputs`: `None` unless grad mode is on and an
+/// input is tracked (the inputs are cloned only then).
+pub(crate) fn record_movement<T: Element>(
+    inputs: &[&Tensor<T>],
+    movement: Movement,
+) -> Option<Op<T>> {
+    if !(is_grad_enabled() && inputs.iter().any(|input| input.is_tracked())) {
+        return None;
+    }
+    let arg = inputs[0].clone();
+    Some(match movement {
+        Movement::Reshape => Op::Reshape(arg),
+        Movement::Permute(perm) => Op::Permute { arg, perm },
+        Movement::BroadcastTo => Op::BroadcastTo(arg),
+        Movement::Narrow { dim, start } => Op::Narrow { arg, dim, start },
+        Movement::IndexSelect { dim, indices } => Op::IndexSelect { arg, dim, indices },
+        Movement::Gather { dim, index } => Op::Gather { arg, dim, index },
+        Movement::Concat { dim } => Op::Concat {
+            args: inputs.iter().map(|&input| input.clone()).collect(),
+            dim,
+        },
+    })
 }
 
 /// The inputs of an operation, from a reference to it (as references) or from the operation
@@ -155,7 +231,8 @@ macro_rules! inputs_of {
             | Op::Permute { arg, .. }
             | Op::BroadcastTo(arg)
             | Op::Narrow { arg, .. }
-            | Op::IndexSelect { arg, .. } => smallvec![arg],
+            | Op::IndexSelect { arg, .. }
+            | Op::Gather { arg, .. } => smallvec![arg],
             Op::Add(lhs, rhs)
             | Op::Sub(lhs, rhs)
             | Op::Mul(lhs, rhs)
@@ -174,6 +251,11 @@ macro_rules! inputs_of {
                 ..
             }
             | Op::IndexAdd {
+                arg: lhs,
+                source: rhs,
+                ..
+            }
+            | Op::ScatterAdd {
                 arg: lhs,
                 source: rhs,
                 ..
@@ -247,6 +329,8 @@ impl<T: Element> Op<T> {
             Op::Narrow { .. } => "narrow",
             Op::IndexSelect { .. } => "index_select",
             Op::IndexAdd { .. } => "index_add",
+            Op::Gather { .. } => "gather",
+            Op::ScatterAdd { .. } => "scatter_add",
             Op::Concat { .. } => "concat",
             Op::Custom { op, .. } => op.name(),
         }

@@ -1,14 +1,14 @@
 //! Movement: ops that rearrange elements without arithmetic, as views sharing the source's
 //! storage where the strides allow (indexing and joining are in `index.rs`).
 
-use crate::element::Element;
+use crate::element::Scalar;
 use crate::error::{Result, TensorError};
 use crate::kernels::gather;
-use crate::ops::Op;
+use crate::ops::Movement;
 use crate::shape::{Dim, Dims, checked_numel};
 use crate::tensor::Tensor;
 
-impl<T: Element> Tensor<T> {
+impl<T: Scalar> Tensor<T> {
     /// The same elements in row-major order with another shape of equal element count. A
     /// view when the strides allow (always for a contiguous tensor), else a copy.
     /// Derivative: the gradient reshaped back.
@@ -46,10 +46,10 @@ impl<T: Element> Tensor<T> {
             return Ok(self.clone());
         }
         match self.layout().reshaped(shape) {
-            Some(layout) => Ok(self.view_of(layout, Op::Reshape(self.clone()))),
+            Some(layout) => Ok(self.moved_view(layout, Movement::Reshape)),
             None => {
                 let data = gather(name, self.strided())?;
-                Tensor::from_op(data, shape, Op::Reshape(self.clone()))
+                Ok(Tensor::moved_copy(data, shape, &[self], Movement::Reshape))
             }
         }
     }
@@ -104,11 +104,8 @@ impl<T: Element> Tensor<T> {
         if perm.iter().enumerate().all(|(i, &d)| i == d) {
             return Ok(self.clone());
         }
-        let op = Op::Permute {
-            arg: self.clone(),
-            perm: perm.into(),
-        };
-        Ok(self.view_of(self.layout().permute(perm), op))
+        let layout = self.layout().permute(perm);
+        Ok(self.moved_view(layout, Movement::Permute(perm.into())))
     }
 
     /// Swaps two dimensions. A view.
@@ -141,11 +138,8 @@ impl<T: Element> Tensor<T> {
         }
         let mut perm: Dims = (0..self.ndim()).collect();
         perm.swap(self.ndim() - 2, self.ndim() - 1);
-        let op = Op::Permute {
-            arg: self.clone(),
-            perm: perm.clone(),
-        };
-        self.view_of(self.layout().permute(&perm), op)
+        let layout = self.layout().permute(&perm);
+        self.moved_view(layout, Movement::Permute(perm))
     }
 
     /// This tensor repeated to `shape` by NumPy's broadcasting rule, as a view with stride 0
@@ -174,7 +168,7 @@ impl<T: Element> Tensor<T> {
         }
         checked_numel(name, shape)?;
         let layout = self.layout().broadcast_to(name, shape)?;
-        Ok(self.view_of(layout, Op::BroadcastTo(self.clone())))
+        Ok(self.moved_view(layout, Movement::BroadcastTo))
     }
 
     /// Removes dimension `dim`, which must have size 1 (as NumPy; PyTorch silently keeps a
@@ -259,11 +253,7 @@ impl<T: Element> Tensor<T> {
         if len == size {
             return Ok(self.clone());
         }
-        let op = Op::Narrow {
-            arg: self.clone(),
-            dim,
-            start,
-        };
-        Ok(self.view_of(self.layout().narrow(dim, start, len), op))
+        let layout = self.layout().narrow(dim, start, len);
+        Ok(self.moved_view(layout, Movement::Narrow { dim, start }))
     }
 }

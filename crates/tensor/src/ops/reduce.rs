@@ -231,19 +231,28 @@ impl<T: Element> Tensor<T> {
         dim: impl Dim,
         keepdim: bool,
         kind: Extreme,
-    ) -> Result<Tensor<T>> {
+    ) -> Result<Tensor<i64>> {
         let (_, indices, shape) = crate::no_grad(|| self.try_extreme(name, dim, keepdim, kind))?;
-        let data = indices.into_iter().map(count).collect();
+        // A position below a dimension's size fits: sizes are element counts of a buffer.
+        let data = indices.into_iter().map(|i| i as i64).collect();
         Ok(Tensor::constant(data, Layout::contiguous(&shape)))
     }
 
     /// The position of the largest element along `dim` (the first, on ties; a NaN wins), as
-    /// element values. Positions are exact up to 2^24 in `f32`. Not differentiable.
+    /// an integer tensor that indexes ops such as [`gather`](Tensor::gather) take. Not
+    /// differentiable.
+    ///
+    /// ```
+    /// use tensor::Tensor;
+    /// let scores = Tensor::<f32>::from_vec(vec![0.1, 0.7, 0.2, 0.5, 0.3, 0.2], &[2, 3])?;
+    /// assert_eq!(scores.argmax(1, false).to_vec(), vec![1, 0]);
+    /// # Ok::<(), tensor::TensorError>(())
+    /// ```
     ///
     /// # Panics
     /// As [`try_argmax`](Tensor::try_argmax) fails.
     #[track_caller]
-    pub fn argmax(&self, dim: impl Dim, keepdim: bool) -> Tensor<T> {
+    pub fn argmax(&self, dim: impl Dim, keepdim: bool) -> Tensor<i64> {
         self.try_argmax(dim, keepdim)
             .unwrap_or_else(|e| panic!("{e}"))
     }
@@ -252,7 +261,7 @@ impl<T: Element> Tensor<T> {
     ///
     /// # Errors
     /// When `dim` is out of range or empty, or memory runs out.
-    pub fn try_argmax(&self, dim: impl Dim, keepdim: bool) -> Result<Tensor<T>> {
+    pub fn try_argmax(&self, dim: impl Dim, keepdim: bool) -> Result<Tensor<i64>> {
         self.try_arg_extreme("argmax", dim, keepdim, Extreme::Max)
     }
 
@@ -261,7 +270,7 @@ impl<T: Element> Tensor<T> {
     /// # Panics
     /// As [`try_argmin`](Tensor::try_argmin) fails.
     #[track_caller]
-    pub fn argmin(&self, dim: impl Dim, keepdim: bool) -> Tensor<T> {
+    pub fn argmin(&self, dim: impl Dim, keepdim: bool) -> Tensor<i64> {
         self.try_argmin(dim, keepdim)
             .unwrap_or_else(|e| panic!("{e}"))
     }
@@ -270,7 +279,7 @@ impl<T: Element> Tensor<T> {
     ///
     /// # Errors
     /// When `dim` is out of range or empty, or memory runs out.
-    pub fn try_argmin(&self, dim: impl Dim, keepdim: bool) -> Result<Tensor<T>> {
+    pub fn try_argmin(&self, dim: impl Dim, keepdim: bool) -> Result<Tensor<i64>> {
         self.try_arg_extreme("argmin", dim, keepdim, Extreme::Min)
     }
 
@@ -363,4 +372,38 @@ impl<T: Element> Tensor<T> {
 /// A count as an element value.
 pub(super) fn count<T: Element>(n: usize) -> T {
     T::from_usize(n).unwrap_or_else(T::infinity)
+}
+
+impl Tensor<i64> {
+    /// The sum of all elements, as a rank-0 tensor: the count of a mask's ones, say.
+    ///
+    /// ```
+    /// use tensor::Tensor;
+    /// let predicted = Tensor::<i64>::from_slice(&[2, 0, 1, 1]);
+    /// let labels = Tensor::<i64>::from_slice(&[2, 1, 1, 0]);
+    /// assert_eq!(predicted.eq(&labels).sum().item(), 2);
+    /// ```
+    ///
+    /// # Panics
+    /// As [`try_sum`](Tensor::try_sum) fails.
+    #[track_caller]
+    pub fn sum(&self) -> Tensor<i64> {
+        self.try_sum().unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Fallible form of [`sum`](Tensor::sum).
+    ///
+    /// # Errors
+    /// When the sum overflows `i64`.
+    pub fn try_sum(&self) -> Result<Tensor<i64>> {
+        let mut total = Some(0i64);
+        self.for_each_value(|_, v| total = total.and_then(|t| t.checked_add(v)));
+        let total = total.ok_or_else(|| {
+            TensorError::invalid(
+                "sum",
+                format!("the sum of {:?} overflows i64", self.shape()),
+            )
+        })?;
+        Ok(Tensor::scalar(total))
+    }
 }

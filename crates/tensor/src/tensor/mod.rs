@@ -5,12 +5,12 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use smallvec::SmallVec;
 
-use crate::element::Element;
+use crate::element::{Element, Scalar};
 use crate::error::Result;
 use crate::kernels::{Buf, Strided};
 use crate::layout::Layout;
 use crate::mode::is_grad_enabled;
-use crate::ops::Op;
+use crate::ops::{Movement, Op};
 use crate::storage::Storage;
 
 mod values;
@@ -30,14 +30,20 @@ mod values;
 /// assert_eq!(grads.get(&x).unwrap().to_vec(), vec![2.0, 4.0, 6.0]); // dy/dx = 2x
 /// # Ok::<(), tensor::TensorError>(())
 /// ```
-pub struct Tensor<T: Element = f32> {
+pub struct Tensor<T: Scalar = f32> {
     inner: Arc<Inner<T>>,
 }
 
-pub(crate) struct Inner<T: Element> {
+pub(crate) struct Inner<T: Scalar> {
     id: TensorId,
     storage: Storage<T>,
     layout: Layout,
+    /// Where the tensor stands in the graph: nothing for integers, a [`Node`] for floats.
+    node: T::Node,
+}
+
+/// A float tensor's place in the graph.
+pub struct Node<T: Element> {
     /// The recorded operation while its graph lives: `None` for leaves, for results nothing
     /// tracked reaches, and for results whose graph a backward pass has released. A lock,
     /// because a backward pass takes the operation out of a tensor others may hold.
@@ -49,6 +55,22 @@ pub(crate) struct Inner<T: Element> {
     /// Set on an old value of a [`Parameter`](crate::Parameter) when an update or a
     /// `set` replaced it: a backward pass that reaches it is refused.
     retired: AtomicBool,
+}
+
+impl<T: Element> Node<T> {
+    pub(crate) fn new(op: Option<Op<T>>, requires_grad: bool) -> Self {
+        Node {
+            op_name: op.as_ref().map(Op::name),
+            op: Mutex::new(op),
+            requires_grad,
+            retired: AtomicBool::new(false),
+        }
+    }
+
+    /// The recorded operation's name, and whether this is a leaf that requires grad.
+    pub(crate) fn label(&self) -> (Option<&'static str>, bool) {
+        (self.op_name, self.op_name.is_none() && self.requires_grad)
+    }
 }
 
 /// The identity of a tensor, the key of its gradient in [`Gradients`](crate::Gradients).
@@ -67,7 +89,7 @@ impl TensorId {
     }
 }
 
-impl<T: Element> Clone for Tensor<T> {
+impl<T: Scalar> Clone for Tensor<T> {
     fn clone(&self) -> Self {
         Tensor {
             inner: Arc::clone(&self.inner),
@@ -75,7 +97,72 @@ impl<T: Element> Clone for Tensor<T> {
     }
 }
 
-// Internal construction and access.
+// Internal construction and access, for every scalar type.
+impl<T: Scalar> Tensor<T> {
+    /// A tensor over `storage` through `layout` with its place in the graph.
+    #[inline(always)]
+    pub(crate) fn with_node(storage: Storage<T>, layout: Layout, node: T::Node) -> Self {
+        Tensor {
+            inner: Arc::new(Inner {
+                id: TensorId::fresh(),
+                storage,
+                layout,
+                node,
+            }),
+        }
+    }
+
+    /// An untracked tensor over `data` (laid out by `layout`).
+    pub(crate) fn constant(data: Buf<T>, layout: Layout) -> Self {
+        Self::with_node(Storage::new(data), layout, T::untracked())
+    }
+
+    /// A view of this tensor's storage through `layout`, made by `movement` (recorded for
+    /// floats when grad mode is on and this tensor is tracked).
+    pub(crate) fn moved_view(&self, layout: Layout, movement: Movement) -> Self {
+        Self::with_node(
+            self.inner.storage.share(),
+            layout,
+            T::moved(&[self], movement),
+        )
+    }
+
+    /// A row-major result of `movement` on `inputs`.
+    pub(crate) fn moved_copy(
+        data: Buf<T>,
+        shape: &[usize],
+        inputs: &[&Tensor<T>],
+        movement: Movement,
+    ) -> Self {
+        Self::with_node(
+            Storage::new(data),
+            Layout::contiguous(shape),
+            T::moved(inputs, movement),
+        )
+    }
+
+    /// What `Display` says of the graph: the recorded operation's name, and whether this
+    /// is a leaf that requires grad.
+    pub(crate) fn graph_label(&self) -> (Option<&'static str>, bool) {
+        T::graph_label(&self.inner.node)
+    }
+
+    #[inline]
+    pub(crate) fn layout(&self) -> &Layout {
+        &self.inner.layout
+    }
+
+    /// The storage and layout, as the kernels read them.
+    #[inline]
+    pub(crate) fn strided(&self) -> Strided<'_, T> {
+        Strided {
+            data: self.inner.storage.as_slice(),
+            layout: &self.inner.layout,
+        }
+    }
+}
+
+// Internal construction and access of the graph.
 impl<T: Element> Tensor<T> {
     // Inlined into its callers: across a call, the new `Inner` was copied once more on its
     // way into the allocation, for every tensor made.
@@ -92,17 +179,9 @@ impl<T: Element> Tensor<T> {
                 id,
                 storage,
                 layout,
-                op_name: op.as_ref().map(Op::name),
-                op: Mutex::new(op),
-                requires_grad,
-                retired: AtomicBool::new(false),
+                node: Node::new(op, requires_grad),
             }),
         }
-    }
-
-    /// An untracked tensor over `data` (laid out by `layout`).
-    pub(crate) fn constant(data: Buf<T>, layout: Layout) -> Self {
-        Self::build(TensorId::fresh(), Storage::new(data), layout, None, false)
     }
 
     /// The result of `op`, row-major in `data`. The operation is kept only when grad mode is
@@ -185,49 +264,39 @@ impl<T: Element> Tensor<T> {
         )
     }
 
-    #[inline]
-    pub(crate) fn layout(&self) -> &Layout {
-        &self.inner.layout
-    }
-
     /// The recorded operation, locked: `None` for a leaf, an untracked result or a released
     /// graph. Do not lock another tensor's operation while holding it.
     pub(crate) fn op(&self) -> MutexGuard<'_, Option<Op<T>>> {
         // Taking an operation out or putting it back cannot be interrupted half-way, so a
         // poisoned lock still holds a whole value.
-        self.inner.op.lock().unwrap_or_else(PoisonError::into_inner)
+        self.inner
+            .node
+            .op
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Whether an operation was recorded for this tensor (even if a backward pass has since
     /// released it).
     pub(crate) fn was_recorded(&self) -> bool {
-        self.inner.op_name.is_some()
+        self.inner.node.op_name.is_some()
     }
 
     /// Marks this old value of a parameter as replaced (see [`Inner::retired`]).
     pub(crate) fn retire(&self) {
-        self.inner.retired.store(true, Ordering::Release);
+        self.inner.node.retired.store(true, Ordering::Release);
     }
 
     /// Whether this is an old value of a parameter that an update replaced.
     pub(crate) fn is_retired(&self) -> bool {
-        self.inner.retired.load(Ordering::Acquire)
-    }
-
-    /// The storage and layout, as the kernels read them.
-    #[inline]
-    pub(crate) fn strided(&self) -> Strided<'_, T> {
-        Strided {
-            data: self.inner.storage.as_slice(),
-            layout: &self.inner.layout,
-        }
+        self.inner.node.retired.load(Ordering::Acquire)
     }
 
     /// Whether gradients flow through this tensor: a leaf that requires grad, or a recorded
     /// result.
     #[inline]
     pub(crate) fn is_tracked(&self) -> bool {
-        self.inner.requires_grad || self.inner.op_name.is_some()
+        self.inner.node.requires_grad || self.inner.node.op_name.is_some()
     }
 
     /// Mutable access to the elements when this handle is the only one on the tensor and its
@@ -249,8 +318,12 @@ impl<T: Element> Tensor<T> {
         }
         let data = inner.storage.unique_mut()?;
         let op = OpSlot {
-            op: inner.op.get_mut().unwrap_or_else(PoisonError::into_inner),
-            name: &mut inner.op_name,
+            op: inner
+                .node
+                .op
+                .get_mut()
+                .unwrap_or_else(PoisonError::into_inner),
+            name: &mut inner.node.op_name,
         };
         Some((data, op))
     }
@@ -283,7 +356,7 @@ fn record<T: Element>(op: Op<T>) -> Option<Op<T>> {
 /// the drop of its consumer, one stack frame per link: a 100,000-op chain overflows the stack.
 /// Instead each recorded operation is detached here and its inputs are released from an
 /// explicit stack.
-impl<T: Element> Drop for Inner<T> {
+impl<T: Element> Drop for Node<T> {
     fn drop(&mut self) {
         let Some(op) = take_op(&mut self.op) else {
             return;
@@ -294,7 +367,7 @@ impl<T: Element> Drop for Inner<T> {
         while let Some(mut tensor) = pending.pop() {
             // Only a sole owner may take the operation apart; shared inputs stay alive.
             if let Some(inner) = Arc::get_mut(&mut tensor.inner)
-                && let Some(op) = take_op(&mut inner.op)
+                && let Some(op) = take_op(&mut inner.node.op)
             {
                 pending.extend(op.into_inputs());
             }

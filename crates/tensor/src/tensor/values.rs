@@ -1,11 +1,11 @@
 //! What a tensor tells of itself: its shape, its values, and where it stands in the graph.
 
 use super::{Tensor, TensorId};
-use crate::element::{DType, Element};
+use crate::element::{DType, Element, Scalar};
 use crate::error::{Result, TensorError};
 use crate::layout::{Layout, for_each_run};
 
-impl<T: Element> Tensor<T> {
+impl<T: Scalar> Tensor<T> {
     /// The size of each dimension.
     #[inline]
     pub fn shape(&self) -> &[usize] {
@@ -102,6 +102,25 @@ impl<T: Element> Tensor<T> {
         Ok(self.inner.storage.as_slice()[self.inner.layout.offset()])
     }
 
+    /// A copy converted to another element type, as Rust's `as` converts: floats to integers
+    /// round toward zero and saturate (NaN becomes 0), integers to floats round to nearest.
+    /// Cut from the graph.
+    ///
+    /// ```
+    /// use tensor::Tensor;
+    /// let x = Tensor::<f32>::from_vec(vec![-1.5, 2.7], &[2])?;
+    /// assert_eq!(x.to_dtype::<i64>().to_vec(), vec![-1, 2]);
+    /// assert_eq!(x.to_dtype::<i64>().to_dtype::<f64>().to_vec(), vec![-1.0, 2.0]);
+    /// # Ok::<(), tensor::TensorError>(())
+    /// ```
+    pub fn to_dtype<U: Scalar>(&self) -> Tensor<U> {
+        let data = crate::kernels::elementwise::map("to_dtype", self.strided(), U::cast)
+            .unwrap_or_else(|e| panic!("{e}"));
+        Tensor::constant(data, Layout::contiguous(self.shape()))
+    }
+}
+
+impl<T: Element> Tensor<T> {
     /// Whether gradients flow through this tensor: a leaf made by
     /// [`require_grad`](Tensor::require_grad), or a result computed from one while grad mode
     /// was on.
@@ -111,13 +130,13 @@ impl<T: Element> Tensor<T> {
 
     /// Whether this tensor was not computed by a recorded operation.
     pub fn is_leaf(&self) -> bool {
-        self.inner.op_name.is_none()
+        self.inner.node.op_name.is_none()
     }
 
     /// The name of the operation that made this tensor, if it was recorded (also after a
     /// backward pass released the graph).
     pub fn op_name(&self) -> Option<&'static str> {
-        self.inner.op_name
+        self.inner.node.op_name
     }
 
     /// Whether the graph behind this tensor can still be backpropagated: it is a leaf, or
@@ -159,15 +178,5 @@ impl<T: Element> Tensor<T> {
             None,
             false,
         )
-    }
-
-    /// A copy converted to another element type, cut from the graph.
-    pub fn to_dtype<U: Element>(&self) -> Tensor<U> {
-        let data = self
-            .to_vec()
-            .into_iter()
-            .map(|v| U::of_f64(v.as_f64()))
-            .collect();
-        Tensor::constant(data, Layout::contiguous(self.shape()))
     }
 }

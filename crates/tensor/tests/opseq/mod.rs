@@ -80,7 +80,7 @@ fn fresh(bytes: &mut Bytes<'_>) -> Tensor<f64> {
 /// Applies the op numbered by the next byte to tensors of the pool picked by the following
 /// bytes; `Ok(None)` for ops that produce no tensor.
 fn step(bytes: &mut Bytes<'_>, pool: &[Tensor<f64>]) -> Result<Option<Tensor<f64>>, TensorError> {
-    let op = bytes.below(50);
+    let op = bytes.below(53);
     let a = &pool[bytes.below(pool.len())];
     let b = &pool[bytes.below(pool.len())];
     let c = &pool[bytes.below(pool.len())];
@@ -111,7 +111,7 @@ fn step(bytes: &mut Bytes<'_>, pool: &[Tensor<f64>]) -> Result<Option<Tensor<f64
         20 => a.try_mean_dim(dim, keepdim)?,
         21 => a.try_max_dim(dim, keepdim)?,
         22 => a.try_min_dim(dim, keepdim)?,
-        23 => a.try_argmax(dim, keepdim)?,
+        23 => a.try_argmax(dim, keepdim)?.to_dtype(),
         24 => a.try_softmax(dim)?,
         25 => a.try_log_softmax(dim)?,
         26 => a.try_logsumexp(dim, keepdim)?,
@@ -129,12 +129,12 @@ fn step(bytes: &mut Bytes<'_>, pool: &[Tensor<f64>]) -> Result<Option<Tensor<f64
         35 => a.try_unsqueeze(dim)?,
         36 => a.try_narrow(dim, bytes.below(5), bytes.below(5))?,
         37 => {
-            let indices: Vec<usize> = (0..bytes.below(5)).map(|_| bytes.below(6)).collect();
-            a.try_index_select(dim, &indices)?
+            let len = bytes.below(5);
+            a.try_index_select(dim, &index(bytes, &[len]))?
         }
         38 => {
-            let indices: Vec<usize> = (0..bytes.below(5)).map(|_| bytes.below(6)).collect();
-            a.try_index_add(dim, &indices, b)?
+            let len = bytes.below(5);
+            a.try_index_add(dim, &index(bytes, &[len]), b)?
         }
         39 => Tensor::try_concat(&[a, b], dim)?,
         40 => Tensor::try_stack(&[a, b, c], dim)?,
@@ -152,9 +152,23 @@ fn step(bytes: &mut Bytes<'_>, pool: &[Tensor<f64>]) -> Result<Option<Tensor<f64
         46 => detect_anomaly(|| a.try_sigmoid()?.try_ln())?,
         47 => a.try_erf()?,
         48 => a.try_log1p()?,
+        49 => {
+            let shape = bytes.shape();
+            a.try_gather(dim, &index(bytes, &shape))?
+        }
+        50 => a.try_scatter_add(dim, &index(bytes, b.shape()), b)?,
+        51 => a.try_masked_fill(&b.try_lt(c)?, bytes.value())?,
         _ => no_grad(|| a.try_mul(b))?,
     };
     Ok(Some(t))
+}
+
+/// An index tensor of `shape` with entries in `-1..6`: mostly in range for the small shapes
+/// the programs make, sometimes not.
+fn index(bytes: &mut Bytes<'_>, shape: &[usize]) -> Tensor<i64> {
+    let count = shape.iter().product();
+    let entries = (0..count).map(|_| bytes.below(7) as i64 - 1).collect();
+    Tensor::from_vec(entries, shape).expect("entries for every element")
 }
 
 /// Runs the program in `data`. Returns how many ops succeeded and failed, to let tests check
