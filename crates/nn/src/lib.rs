@@ -35,6 +35,7 @@ mod checkpoint;
 mod cross_entropy;
 mod dense;
 mod dropout;
+mod embedding;
 pub mod init;
 mod loss;
 mod module;
@@ -43,7 +44,8 @@ mod norm;
 pub use activation::Activation;
 pub use attention::{MultiHeadAttention, causal_mask, scaled_dot_product_attention};
 pub use checkpoint::{
-    CheckpointError, Mismatch, load, load_from_bytes, read_metadata, save, save_with_metadata,
+    CheckpointError, Mismatch, StoredTensor, load, load_from_bytes, load_tensors, read_metadata,
+    save, save_tensors, save_with_metadata,
 };
 pub use cross_entropy::{
     CrossEntropyOptions, cross_entropy, try_cross_entropy, try_cross_entropy_probs,
@@ -51,9 +53,10 @@ pub use cross_entropy::{
 };
 pub use dense::{Dense, Mlp};
 pub use dropout::Dropout;
+pub use embedding::Embedding;
 pub use loss::{
     Reduction, bce_loss, bce_with_logits_loss, mse_loss, try_bce_loss, try_bce_with_logits_loss,
     try_mse_loss,
 };
-pub use module::{Module, Sequential};
+pub use module::{Module, Sequential, prefixed_by_name};
 pub use norm::{LayerNorm, layer_norm};

@@ -17,19 +17,24 @@ use tensor::{Element, Parameter, Result, Tensor};
 
 /// A differentiable function with trainable parameters. Object-safe, so layers of different
 /// types can be boxed together ([`Sequential`]).
-pub trait Module<T: Element = f32>: Send + Sync {
+///
+/// The input is a float tensor of the parameters' type unless `X` says otherwise: an
+/// [`Embedding`](crate::Embedding), or a language model made of one, is a
+/// `Module<T, Tensor<i64>>` that takes token ids.
+pub trait Module<T: Element = f32, X: ?Sized = Tensor<T>>: Send + Sync {
     /// The output for a batch `x`.
     ///
     /// # Errors
-    /// When `x` has a shape the module does not accept, or memory runs out.
-    fn try_forward(&self, x: &Tensor<T>) -> Result<Tensor<T>>;
+    /// When `x` has a shape the module does not accept (or, for ids, a value out of range),
+    /// or memory runs out.
+    fn try_forward(&self, x: &X) -> Result<Tensor<T>>;
 
     /// The output for a batch `x`.
     ///
     /// # Panics
     /// As [`try_forward`](Module::try_forward) fails.
     #[track_caller]
-    fn forward(&self, x: &Tensor<T>) -> Tensor<T> {
+    fn forward(&self, x: &X) -> Tensor<T> {
         self.try_forward(x).unwrap_or_else(|e| panic!("{e}"))
     }
 
@@ -75,8 +80,8 @@ pub trait Module<T: Element = f32>: Send + Sync {
 /// References and boxes of modules are modules, passing every call on.
 macro_rules! forwarding_modules {
     ($($module:ty),*) => {$(
-        impl<T: Element, M: Module<T> + ?Sized> Module<T> for $module {
-            fn try_forward(&self, x: &Tensor<T>) -> Result<Tensor<T>> {
+        impl<T: Element, X: ?Sized, M: Module<T, X> + ?Sized> Module<T, X> for $module {
+            fn try_forward(&self, x: &X) -> Result<Tensor<T>> {
                 (**self).try_forward(x)
             }
 
@@ -163,8 +168,25 @@ pub(crate) fn prefixed<T: Element>(
     prefixed_by_name(children.enumerate())
 }
 
-/// The parameters of named children, each name prefixed by its child's name.
-pub(crate) fn prefixed_by_name<T: Element, N: std::fmt::Display>(
+/// The parameters of named children, each name prefixed by its child's name: how a model
+/// made of modules lists its parameters in
+/// [`named_parameters`](Module::named_parameters).
+///
+/// ```
+/// use nn::{Activation, Dense, Module, prefixed_by_name};
+/// use rand::SeedableRng;
+/// let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+/// let (encoder, head) = (
+///     Dense::<f32>::new(4, 8, Activation::Relu, &mut rng),
+///     Dense::<f32>::new(8, 2, Activation::Sigmoid, &mut rng),
+/// );
+/// let named = prefixed_by_name([
+///     ("encoder", encoder.named_parameters()),
+///     ("head", head.named_parameters()),
+/// ]);
+/// assert_eq!(named[2].0, "head.weight");
+/// ```
+pub fn prefixed_by_name<T: Element, N: std::fmt::Display>(
     children: impl IntoIterator<Item = (N, Vec<(String, Parameter<T>)>)>,
 ) -> Vec<(String, Parameter<T>)> {
     children

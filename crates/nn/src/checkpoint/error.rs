@@ -34,7 +34,8 @@ pub enum CheckpointError {
         /// Each difference between the file and the model.
         problems: Vec<Mismatch>,
     },
-    /// The model has two parameters with one name, so it cannot be saved by name.
+    /// The model has two parameters with one name (or two tensors given to
+    /// [`save_tensors`](super::save_tensors) have one), so it cannot be saved by name.
     DuplicateName {
         /// The repeated name.
         name: String,
@@ -129,7 +130,7 @@ impl fmt::Display for CheckpointError {
                 Ok(())
             }
             CheckpointError::DuplicateName { name } => {
-                write!(f, "checkpoint: the model has two parameters named {name:?}")
+                write!(f, "checkpoint: two tensors to save are named {name:?}")
             }
             CheckpointError::DuplicateMetadataKey { key } => {
                 write!(f, "checkpoint: the metadata has key {key:?} twice")

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
-use tensor::{Element, Tensor};
+use tensor::{Element, Scalar, Tensor};
 
 use super::{CheckpointError, Mismatch, dtype, read};
 use crate::module::Module;
@@ -29,7 +29,7 @@ pub fn read_metadata(path: impl AsRef<Path>) -> Result<BTreeMap<String, String>,
 /// # Errors
 /// When the file cannot be read, is not valid safetensors (truncated, corrupted), or does not
 /// fit the model (every missing, unexpected, mis-shaped or mis-typed tensor is listed).
-pub fn load<T: Element, M: Module<T> + ?Sized>(
+pub fn load<T: Element, X: ?Sized, M: Module<T, X> + ?Sized>(
     model: &M,
     path: impl AsRef<Path>,
 ) -> Result<(), CheckpointError> {
@@ -42,7 +42,7 @@ pub fn load<T: Element, M: Module<T> + ?Sized>(
 ///
 /// # Errors
 /// As [`load`], except for reading.
-pub fn load_from_bytes<T: Element, M: Module<T> + ?Sized>(
+pub fn load_from_bytes<T: Element, X: ?Sized, M: Module<T, X> + ?Sized>(
     model: &M,
     bytes: &[u8],
 ) -> Result<(), CheckpointError> {
@@ -50,11 +50,11 @@ pub fn load_from_bytes<T: Element, M: Module<T> + ?Sized>(
 }
 
 /// The whole file: the allocation is its real size; no size declared inside it is trusted.
-fn read(path: &Path) -> Result<Vec<u8>, CheckpointError> {
+pub(super) fn read(path: &Path) -> Result<Vec<u8>, CheckpointError> {
     std::fs::read(path).map_err(CheckpointError::io("read", path))
 }
 
-fn load_bytes<T: Element, M: Module<T> + ?Sized>(
+fn load_bytes<T: Element, X: ?Sized, M: Module<T, X> + ?Sized>(
     model: &M,
     bytes: &[u8],
     path: &Path,
@@ -114,7 +114,7 @@ fn load_bytes<T: Element, M: Module<T> + ?Sized>(
     Ok(())
 }
 
-fn decode<T: Element>(
+pub(super) fn decode<T: Scalar>(
     bytes: &[u8],
     shape: &[usize],
     path: &Path,

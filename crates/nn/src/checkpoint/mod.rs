@@ -25,10 +25,12 @@ mod error;
 mod load;
 mod read;
 mod save;
+mod tensors;
 
 pub use error::{CheckpointError, Mismatch};
 pub use load::{load, load_from_bytes, read_metadata};
 pub use save::{save, save_with_metadata};
+pub use tensors::{StoredTensor, load_tensors, save_tensors};
 
 use safetensors::Dtype;
 use tensor::{DType, Scalar};

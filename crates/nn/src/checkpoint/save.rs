@@ -6,9 +6,10 @@ use std::io::{self, Write};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use safetensors::Dtype;
 use safetensors::tensor::TensorInfo;
 use serde_json::Value;
-use tensor::Element;
+use tensor::{Element, Scalar, Tensor};
 
 use super::{CheckpointError, MAX_HEADER_LEN, METADATA_KEY, dtype};
 use crate::module::Module;
@@ -18,7 +19,7 @@ use crate::module::Module;
 /// # Errors
 /// When the model has two parameters with one name, or the file system refuses (missing or
 /// read-only folder, full disk); the previous file at `path`, if any, is then unchanged.
-pub fn save<T: Element, M: Module<T> + ?Sized>(
+pub fn save<T: Element, X: ?Sized, M: Module<T, X> + ?Sized>(
     model: &M,
     path: impl AsRef<Path>,
 ) -> Result<(), CheckpointError> {
@@ -30,7 +31,7 @@ pub fn save<T: Element, M: Module<T> + ?Sized>(
 ///
 /// # Errors
 /// As [`save`], and when `metadata` has one key twice.
-pub fn save_with_metadata<T: Element, M: Module<T> + ?Sized>(
+pub fn save_with_metadata<T: Element, X: ?Sized, M: Module<T, X> + ?Sized>(
     model: &M,
     path: impl AsRef<Path>,
     metadata: &[(&str, &str)],
@@ -42,16 +43,50 @@ pub fn save_with_metadata<T: Element, M: Module<T> + ?Sized>(
 
 /// The whole file: the header, then the tensors' bytes in name order, as the reference lays
 /// out tensors of one dtype.
-fn encode<T: Element, M: Module<T> + ?Sized>(
+fn encode<T: Element, X: ?Sized, M: Module<T, X> + ?Sized>(
     model: &M,
     metadata: &[(&str, &str)],
     path: &Path,
 ) -> Result<Vec<u8>, CheckpointError> {
-    let mut params = model.named_parameters();
-    params.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    if let Some(pair) = params.windows(2).find(|pair| pair[0].0 == pair[1].0) {
+    let params = model.named_parameters();
+    let entries = params
+        .iter()
+        .map(|(name, param)| (name.as_str(), Entry::of(&param.tensor())));
+    encode_entries(entries.collect(), metadata, path)
+}
+
+/// One tensor as the file stores it: its dtype, its shape and its little-endian bytes.
+pub(super) struct Entry {
+    dtype: Dtype,
+    shape: Vec<usize>,
+    bytes: Vec<u8>,
+}
+
+impl Entry {
+    pub(super) fn of<S: Scalar>(value: &Tensor<S>) -> Self {
+        let mut bytes = Vec::with_capacity(value.numel() * S::DTYPE.size_in_bytes());
+        value.for_each_value(|_, v| v.extend_le_bytes(&mut bytes));
+        Entry {
+            dtype: dtype::<S>(),
+            shape: value.shape().to_vec(),
+            bytes,
+        }
+    }
+}
+
+/// The whole file for named `entries`: the header, then their bytes in name order.
+///
+/// # Errors
+/// When two entries or two metadata pairs have one name, or the header is too long.
+pub(super) fn encode_entries(
+    mut entries: Vec<(&str, Entry)>,
+    metadata: &[(&str, &str)],
+    path: &Path,
+) -> Result<Vec<u8>, CheckpointError> {
+    entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    if let Some(pair) = entries.windows(2).find(|pair| pair[0].0 == pair[1].0) {
         return Err(CheckpointError::DuplicateName {
-            name: pair[0].0.clone(),
+            name: pair[0].0.to_string(),
         });
     }
     let mut map = BTreeMap::new();
@@ -60,19 +95,17 @@ fn encode<T: Element, M: Module<T> + ?Sized>(
             return Err(CheckpointError::DuplicateMetadataKey { key: key.into() });
         }
     }
-    let mut data = Vec::new();
-    let mut tensors = Vec::with_capacity(params.len());
-    for (name, param) in params {
-        let value = param.tensor();
+    let mut data = Vec::with_capacity(entries.iter().map(|(_, e)| e.bytes.len()).sum());
+    let mut tensors = Vec::with_capacity(entries.len());
+    for (name, entry) in entries {
         let begin = data.len();
-        data.reserve(value.numel() * T::DTYPE.size_in_bytes());
-        value.for_each_value(|_, v| v.extend_le_bytes(&mut data));
+        data.extend_from_slice(&entry.bytes);
         let info = TensorInfo {
-            dtype: dtype::<T>(),
-            shape: value.shape().to_vec(),
+            dtype: entry.dtype,
+            shape: entry.shape,
             data_offsets: (begin, data.len()),
         };
-        tensors.push((name, info));
+        tensors.push((name.to_string(), info));
     }
     let header = write_header(&map, &tensors).map_err(|e| CheckpointError::format(path, e))?;
     let mut out = Vec::with_capacity(8 + header.len() + data.len());
@@ -127,7 +160,7 @@ fn write_header(
 
 /// Writes `bytes` to a fresh file beside `path` with `write`, flushes it to disk, and renames
 /// it over `path`. On any failure the temporary file is removed and `path` is untouched.
-fn write_atomically(
+pub(super) fn write_atomically(
     path: &Path,
     bytes: &[u8],
     write: impl FnOnce(&mut File, &[u8]) -> io::Result<()>,
