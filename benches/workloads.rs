@@ -6,6 +6,7 @@
 //!   modules, the fastest path; see `benches/common`): `mlp 784-256-256-10 b128`,
 //!   `neuron 4-1 b16` and `wide mlp 1024-1024-1024-10 b256`, and the first one's backward
 //!   pass alone;
+//! - the `char_lm` example's transformer training step, `transformer b16 L64 w128`;
 //! - elementwise ops contiguous and broadcast, reductions, and anomaly mode on and off.
 //!
 //! `cargo run --release --example perf_report` prints the same workloads as ratios against
@@ -53,6 +54,15 @@ fn training_steps(c: &mut Criterion) {
     c.bench_function(&format!("backward/{}", common::MLP), |b| {
         b.iter(|| black_box(mlp.backward_only()))
     });
+}
+
+/// The character transformer's training step (see `benches/common/transformer.rs`).
+fn transformer_step(c: &mut Criterion) {
+    let mut group = c.benchmark_group(common::transformer::TRANSFORMER);
+    group.sample_size(20);
+    let mut work = common::transformer::TransformerStep::new(5);
+    group.bench_function("step", |b| b.iter(|| black_box(work.step())));
+    group.finish();
 }
 
 /// A training workload's group name, constructor and sample count.
@@ -111,6 +121,7 @@ criterion_group!(
     benches,
     matmul,
     training_steps,
+    transformer_step,
     elementwise_and_reductions,
     anomaly
 );

@@ -245,3 +245,77 @@ fn physics_informed_learns_sine_from_the_equation_alone() {
     let half = number_after(&out, "u(π/2) =");
     assert!((half - 1.0).abs() < 2e-2, "{out}");
 }
+
+#[test]
+fn char_lm_trains_saves_samples_and_reports_the_bigram_baseline() {
+    let dir = scratch("char-lm");
+    let path = dir.to_str().expect("utf-8 path");
+    let small = [
+        "--out",
+        path,
+        "--steps",
+        "30",
+        "--eval-every",
+        "15",
+        "--batch",
+        "8",
+        "--context",
+        "16",
+        "--width",
+        "32",
+        "--heads",
+        "2",
+        "--mlp",
+        "64",
+        "--blocks",
+        "1",
+        "--warmup",
+        "5",
+        "--length",
+        "60",
+    ];
+    let out = run("char_lm", &small);
+    let last = out.lines().last().expect("output");
+    assert!(
+        last.starts_with("validation loss: ")
+            && last.contains(" nats per character (bigram baseline: "),
+        "{out}"
+    );
+    // The baseline counts pairs of the fixed split: the same number on any machine.
+    let baseline = last
+        .rsplit("baseline: ")
+        .next()
+        .map(|b| b.trim_end_matches(')'));
+    assert_eq!(baseline, Some("2.4819"), "{out}");
+    // Two evaluations, each with both losses; the loss falls from the uniform guess's ln 65.
+    assert_eq!(out.matches("validation ").count(), 3, "{out}");
+    assert!(number_after(last, "validation loss:") < 65f64.ln(), "{out}");
+    assert!(
+        out.contains("Sample (seed 1337, temperature 0.8):\n\nROMEO:"),
+        "{out}"
+    );
+    assert_valid_svg(&dir.join("char_lm_loss.svg"));
+    // The same numbers and the same sample on a second run.
+    assert_eq!(out, run("char_lm", &small));
+    // The saved model samples without training, after any prompt of known characters.
+    let sample = run(
+        "char_lm",
+        &["--out", path, "--generate", "JULIET:", "--length", "40"],
+    );
+    let text = sample
+        .split("JULIET:")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no sample in:\n{sample}"));
+    assert_eq!(text.trim_end_matches('\n').chars().count(), 40, "{sample}");
+    let unknown = run_failing("char_lm", &["--out", path, "--generate", "日本"]);
+    assert!(
+        unknown.contains("the character '日' is not in the vocabulary"),
+        "{unknown}"
+    );
+    let heads = run_failing("char_lm", &["--width", "30", "--heads", "4"]);
+    assert!(
+        heads.contains("--heads 4 must divide --width 30"),
+        "{heads}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -15,6 +15,8 @@ use surefire::nn::{Activation, Dense, Module, Sequential, mse_loss};
 use surefire::optim::{Optimizer, Sgd};
 use surefire::tensor::{Parameter, Tensor};
 
+pub mod transformer;
+
 /// How a training step is written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Way {
