@@ -5,9 +5,9 @@
 //! perf record -g ./target/profiling/examples/profile_step mlp 2000
 //! ```
 //!
-//! The first argument picks the workload (`mlp`, the default, `neuron` or `wide`), the second the
-//! number of steps (default 1000), the third how the step is written (`natural`, the default,
-//! `modules` or `fastest`).
+//! The first argument picks the workload (`mlp`, the default, `neuron`, `wide` or
+//! `transformer`), the second the number of steps (default 1000), the third how an MLP step is
+//! written (`natural`, the default, `modules` or `fastest`).
 
 #[path = "../benches/common/mod.rs"]
 mod common;
@@ -15,6 +15,7 @@ mod support;
 
 use std::error::Error;
 
+use common::transformer::TransformerStep;
 use common::{MlpStep, Way};
 
 const USAGE: &str = "\
@@ -23,25 +24,29 @@ usage: profile_step [WORKLOAD [STEPS [WAY]]]
 Runs one workload's training step STEPS times and prints the time per step, for a profiler.
 
 arguments:
-  WORKLOAD     mlp (784-256-256-10), neuron (4-1) or wide (1024-1024-1024-10); default mlp
+  WORKLOAD     mlp (784-256-256-10), neuron (4-1), wide (1024-1024-1024-10) or transformer
+               (the char_lm example's step); default mlp
   STEPS        how many steps (default 1000)
-  WAY          natural, modules or fastest (default natural)
+  WAY          natural, modules or fastest, for the MLPs (default natural)
   -h, --help   this text";
 
 fn main() -> std::process::ExitCode {
     support::run(|| {
-        let (mut work, steps) = parse_args()?;
+        let (mut step, steps) = parse_args()?;
         let start = std::time::Instant::now();
         for _ in 0..steps {
-            work.step();
+            step();
         }
         eprintln!("{:?} per step", start.elapsed() / steps);
         Ok(())
     })
 }
 
-/// The workload, built the chosen way, and the number of steps.
-fn parse_args() -> Result<(MlpStep, u32), Box<dyn Error>> {
+/// One training step of a workload; returns the loss.
+type Step = Box<dyn FnMut() -> f32>;
+
+/// The workload's step, built the chosen way, and the number of steps.
+fn parse_args() -> Result<(Step, u32), Box<dyn Error>> {
     let mut positional = Vec::new();
     let mut args = support::Args::new(USAGE);
     while let Some(arg) = args.next()? {
@@ -55,11 +60,17 @@ fn parse_args() -> Result<(MlpStep, u32), Box<dyn Error>> {
         }
     }
     let text = |i: usize| positional.get(i).map(String::as_str);
-    let workload: fn(Way) -> MlpStep = match text(0).unwrap_or("mlp") {
-        "mlp" => common::mlp,
-        "neuron" => common::neuron,
-        "wide" => common::wide_mlp,
-        other => return Err(format!("WORKLOAD {other:?}: expected mlp, neuron or wide").into()),
+    // `None`: the transformer, which has one way.
+    let workload: Option<fn(Way) -> MlpStep> = match text(0).unwrap_or("mlp") {
+        "mlp" => Some(common::mlp),
+        "neuron" => Some(common::neuron),
+        "wide" => Some(common::wide_mlp),
+        "transformer" => None,
+        other => {
+            return Err(
+                format!("WORKLOAD {other:?}: expected mlp, neuron, wide or transformer").into(),
+            );
+        }
     };
     let steps = match text(1) {
         None => 1000,
@@ -75,5 +86,14 @@ fn parse_args() -> Result<(MlpStep, u32), Box<dyn Error>> {
             .find(|way| way.name() == name)
             .ok_or_else(|| format!("WAY {name:?}: expected natural, modules or fastest"))?,
     };
-    Ok((workload(way), steps))
+    Ok(match workload {
+        Some(make) => {
+            let mut work = make(way);
+            (Box::new(move || work.step()), steps)
+        }
+        None => {
+            let mut work = TransformerStep::new(5);
+            (Box::new(move || work.step()), steps)
+        }
+    })
 }

@@ -40,7 +40,11 @@ pub fn loss_curves(path: &Path, curves: &Curves) -> Result<(), Box<dyn Error>> {
     let training: Vec<(usize, f64)> = curves.points.iter().map(|p| (p.0, p.1)).collect();
     let validation: Vec<(usize, f64)> = curves.points.iter().map(|p| (p.0, p.2)).collect();
     let series = [
-        ("training (mean of the batches since the last point)", BLUE, training),
+        (
+            "training (mean of the batches since the last point)",
+            BLUE,
+            training,
+        ),
         ("validation", RED, validation),
     ];
     for (label, color, points) in series {

@@ -1,7 +1,8 @@
 //! Neural-network building blocks on top of the `tensor` crate: the [`Module`] trait,
 //! [`Dense`] layers (sigmoid by default) and [`Mlp`]s, [`Sequential`], activations,
-//! [`LayerNorm`], [`MultiHeadAttention`], [`Dropout`] with a train/eval mode ([`Module::train`], [`Module::eval`]),
-//! initialisation schemes ([`init`]), losses, and safetensors checkpoints.
+//! [`Embedding`], [`LayerNorm`], [`MultiHeadAttention`], [`Dropout`] with a train/eval mode
+//! ([`Module::train`], [`Module::eval`]), initialisation schemes ([`init`]), losses (among
+//! them cross-entropy against integer class labels), and safetensors checkpoints.
 //!
 //! ```
 //! use nn::{Activation, Mlp, Module, mse_loss};

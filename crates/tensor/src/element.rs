@@ -21,6 +21,17 @@ use rand::distr::uniform::SampleUniform;
 /// assert_eq!(labels.t().to_vec(), vec![2, 1, 0, 2]);
 /// # Ok::<(), tensor::TensorError>(())
 /// ```
+///
+/// Arithmetic and the graph are for floats only, checked when compiling:
+///
+/// ```compile_fail
+/// let ids = tensor::Tensor::<i64>::zeros(&[3]);
+/// let _ = ids.exp(); // no `exp` on integer tensors
+/// ```
+///
+/// ```compile_fail
+/// let ids = tensor::Tensor::<i64>::zeros(&[3]).require_grad(); // integers take no gradient
+/// ```
 pub trait Scalar:
     Copy
     + PartialEq

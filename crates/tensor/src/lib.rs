@@ -1,6 +1,6 @@
-//! Tensors of `f32` or `f64` with NumPy broadcasting, matmul and reductions, and a dynamic
-//! reverse-mode graph: operations on tensors that require grad are recorded, and
-//! [`backward`](Tensor::backward) walks the record to return every gradient.
+//! Tensors of `f32` or `f64` (and `i64` for indices) with NumPy broadcasting, matmul and
+//! reductions, and a dynamic reverse-mode graph: operations on tensors that require grad are
+//! recorded, and [`backward`](Tensor::backward) walks the record to return every gradient.
 //!
 //! ```
 //! use tensor::{Tensor, no_grad};
@@ -20,6 +20,21 @@
 //! // Under no_grad nothing is recorded.
 //! let inference = no_grad(|| x.matmul(&w));
 //! assert!(!inference.requires_grad());
+//! # Ok::<(), tensor::TensorError>(())
+//! ```
+//!
+//! Integer tensors (`Tensor<i64>`: token ids, class labels, masks) have the constructors, the
+//! movement ops and the comparisons, and index the float ones; they never join the graph:
+//!
+//! ```
+//! use tensor::Tensor;
+//! let logits = Tensor::<f32>::from_vec(vec![0.1, 2.0, 0.3, 1.5, 0.2, 0.1], &[2, 3])?.require_grad();
+//! let labels = Tensor::<i64>::from_vec(vec![1, 0], &[2, 1])?;
+//! let picked = logits.gather(1, &labels); // the logit of each row's label
+//! assert_eq!(picked.to_vec(), vec![2.0, 1.5]);
+//! assert_eq!(logits.argmax(1, true).eq(&labels).sum().item(), 2); // both rows right
+//! let grads = picked.sum().backward(); // 1 where a label picked, 0 elsewhere
+//! assert_eq!(grads.get(&logits).unwrap().to_vec(), vec![0.0, 1.0, 0.0, 1.0, 0.0, 0.0]);
 //! # Ok::<(), tensor::TensorError>(())
 //! ```
 //!

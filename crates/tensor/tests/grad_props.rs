@@ -143,6 +143,19 @@ proptest! {
         check_derivatives(&[a, b], seed, |xs| cond.try_where_cond(&xs[0], &xs[1]))?;
     }
 
+    /// The mask broadcasts to the input (a smaller mask of the pair's other shape).
+    #[test]
+    fn masked_fill_grad_matches_finite_difference(
+        (x, m) in broadcast_pair(3).prop_filter("mask broadcasts to x", |(l, r)| {
+            r.len() <= l.len() && r.iter().rev().zip(l.iter().rev()).all(|(&a, &b)| a == b || a == 1)
+        }).prop_flat_map(|(l, r)| (any_values(l), Just(r))),
+        mask_seed in any::<u64>(),
+        seed in any::<u64>(),
+    ) {
+        let mask = weights(&m, mask_seed).gt(&Tensor::scalar(0.0));
+        check_derivatives(&[x], seed, |xs| xs[0].try_masked_fill(&mask, 0.5))?;
+    }
+
     #[test]
     fn sum_dim_and_mean_dim_grads_match_finite_difference(
         (x, dim) in shape_at_least_1d(3).prop_flat_map(|s| {
