@@ -98,21 +98,8 @@ impl Activation {
                 let positive = x.try_gt(&Tensor::scalar(T::zero()))?;
                 positive.try_where_cond(x, &x.try_mul_scalar(c(negative_slope))?)
             }
-            Activation::Gelu => {
-                let cdf = x
-                    .try_mul_scalar(c(std::f64::consts::FRAC_1_SQRT_2))?
-                    .try_erf()?
-                    .try_add_scalar(T::one())?;
-                x.try_mul(&cdf)?.try_mul_scalar(c(0.5))
-            }
-            Activation::GeluTanh => {
-                let sqrt_2_over_pi = (2.0 / std::f64::consts::PI).sqrt();
-                let cube = x.try_mul(x)?.try_mul(x)?;
-                let inner = x.try_add(&cube.try_mul_scalar(c(0.044_715))?)?;
-                let tanh = inner.try_mul_scalar(c(sqrt_2_over_pi))?.try_tanh()?;
-                x.try_mul(&tanh.try_add_scalar(T::one())?)?
-                    .try_mul_scalar(c(0.5))
-            }
+            Activation::Gelu => x.try_gelu(),
+            Activation::GeluTanh => x.try_gelu_tanh(),
             Activation::Silu => x.try_mul(&x.try_sigmoid()?),
             Activation::Softplus { beta, threshold } => softplus(x, beta, threshold),
         }

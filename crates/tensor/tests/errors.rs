@@ -61,7 +61,7 @@ fn dim_out_of_range_is_an_error() {
     );
     assert_eq!(
         x.try_softmax(-3).unwrap_err().to_string(),
-        "log_softmax: dimension -3 is out of range for a tensor of rank 2 (expected -2..=1)"
+        "softmax: dimension -3 is out of range for a tensor of rank 2 (expected -2..=1)"
     );
     assert!(x.try_transpose(0, 5).is_err());
     assert!(x.try_unsqueeze(4).is_err());

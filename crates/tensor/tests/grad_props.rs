@@ -59,6 +59,8 @@ unary_properties! {
     t_grad_matches_finite_difference: |s| tensor(s, -3.0, 3.0), |x| Ok(x.t());
     erf_grad_matches_finite_difference: |s| tensor(s, -2.0, 2.0), |x| x.try_erf();
     log1p_grad_matches_finite_difference: |s| tensor(s, -0.7, 3.0), |x| x.try_log1p();
+    gelu_grad_matches_finite_difference: |s| tensor(s, -3.0, 3.0), |x| x.try_gelu();
+    gelu_tanh_grad_matches_finite_difference: |s| tensor(s, -3.0, 3.0), |x| x.try_gelu_tanh();
     abs_grad_matches_finite_difference: |s| tensor_away_from_zero(s, 0.1, 3.0), |x| x.try_abs();
     relu_grad_matches_finite_difference: |s| tensor_away_from_zero(s, 0.1, 3.0), |x| x.try_relu();
 }

@@ -105,6 +105,10 @@ pub(super) fn input_grads<T: Element>(
             let slope = x.try_mul(x)?.try_neg()?.try_exp()?;
             g.try_mul(&slope.try_mul_scalar(T::of_f64(std::f64::consts::FRAC_2_SQRT_PI))?)
         }),
+        // d gelu(x) = g * (Φ(x) + x φ(x))
+        Op::Gelu(x) => unary(x, &|| twins::gelu(g, x)),
+        // d gelu_tanh(x) = g * ((1 + t)/2 + x (1 - t²) √(2/π) (1 + 3c x²) / 2)
+        Op::GeluTanh(x) => unary(x, &|| twins::gelu_tanh(g, x)),
         // d log1p(x) = g / (1 + x)
         Op::Log1p(x) => unary(x, &|| g.try_div(&x.try_add_scalar(one)?)),
         // d x^p = g * p * x^(p - 1)
@@ -204,6 +208,11 @@ pub(super) fn input_grads<T: Element>(
         Op::LogSoftmax { arg, dim } => unary(arg, &|| {
             let total = g.try_sum_dims(&[*dim], true)?;
             g.try_sub(&node.try_exp()?.try_mul(&total)?)
+        }),
+        // d softmax(x) = y * (g - sum(g * y)) along dim, from the result y
+        Op::Softmax { arg, dim } => unary(arg, &|| {
+            let total = g.try_mul(node)?.try_sum_dims(&[*dim], true)?;
+            g.try_sub(&total)?.try_mul(node)
         }),
         // d mean((p - t)²) = (g / n) * ((p - t) * 2), and its negative for t
         Op::Mse { pred, target } => {

@@ -34,6 +34,54 @@ fn fused<T: Element>(
     Ok(Tensor::constant(data, Layout::contiguous(g.shape())))
 }
 
+/// d gelu(x) = g * (Φ(x) + x φ(x)), `Φ(x) = (1 + erf(x/√2)) / 2`, `φ(x) = e^(-x²/2) / √(2π)`.
+pub(super) fn gelu<T: Element>(g: &Tensor<T>, x: &Tensor<T>) -> Result<Tensor<T>> {
+    let c = T::of_f64;
+    twin(
+        || {
+            let cdf = x
+                .try_mul_scalar(c(std::f64::consts::FRAC_1_SQRT_2))?
+                .try_erf()?
+                .try_add_scalar(T::one())?
+                .try_mul_scalar(c(0.5))?;
+            let density = x
+                .try_mul(x)?
+                .try_mul_scalar(c(-0.5))?
+                .try_exp()?
+                .try_mul_scalar(c(1.0 / (2.0 * std::f64::consts::PI).sqrt()))?;
+            g.try_mul(&cdf.try_add(&x.try_mul(&density)?)?)
+        },
+        || fused("gelu", g, x, |g, x| g * kernels::gelu::exact_slope(x)),
+    )
+}
+
+/// d gelu_tanh(x) = g * ((1 + t)/2 + x (1 - t²) s (1 + 3c x²) / 2), `t = tanh(s (x + c x³))`,
+/// `s = √(2/π)`, `c = 0.044715`.
+pub(super) fn gelu_tanh<T: Element>(g: &Tensor<T>, x: &Tensor<T>) -> Result<Tensor<T>> {
+    let c = T::of_f64;
+    let (cubic, scale) = (kernels::gelu::TANH_CUBIC, kernels::gelu::sqrt_2_over_pi());
+    twin(
+        || {
+            let square = x.try_mul(x)?;
+            let t = x
+                .try_add(&square.try_mul(x)?.try_mul_scalar(c(cubic))?)?
+                .try_mul_scalar(c(scale))?
+                .try_tanh()?;
+            let inner_slope = square
+                .try_mul_scalar(c(3.0 * cubic))?
+                .try_add_scalar(T::one())?
+                .try_mul_scalar(c(scale))?;
+            let one_minus_t2 = t.try_mul(&t)?.try_neg()?.try_add_scalar(T::one())?;
+            let slope = t
+                .try_add_scalar(T::one())?
+                .try_add(&x.try_mul(&one_minus_t2)?.try_mul(&inner_slope)?)?
+                .try_mul_scalar(c(0.5))?;
+            g.try_mul(&slope)
+        },
+        || fused("gelu_tanh", g, x, |g, x| g * kernels::gelu::tanh_slope(x)),
+    )
+}
+
 /// d sigmoid(x) = g * y * (1 - y), from the result `y`.
 pub(super) fn sigmoid<T: Element>(g: &Tensor<T>, y: &Tensor<T>) -> Result<Tensor<T>> {
     let one = T::one();
@@ -228,8 +276,10 @@ mod tests {
     fn elementwise_twins_agree_to_the_bit() {
         let (g, x) = (values(&[3, 5], 1), values(&[3, 5], 2));
         let y = x.sigmoid();
-        let twins: [Case<'_, Tensor<f64>>; 5] = [
+        let twins: [Case<'_, Tensor<f64>>; 7] = [
             ("sigmoid", &|| sigmoid(&g, &y)),
+            ("gelu", &|| gelu(&g, &x)),
+            ("gelu_tanh", &|| gelu_tanh(&g, &x)),
             ("tanh", &|| tanh(&g, &x.tanh())),
             ("relu", &|| relu(&g, &x)),
             ("square", &|| square(&g, &x)),

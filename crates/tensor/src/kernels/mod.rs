@@ -2,6 +2,7 @@
 //! fresh row-major buffer; they know nothing of graphs.
 
 pub(crate) mod elementwise;
+pub(crate) mod gelu;
 pub(crate) mod math;
 pub(crate) mod matmul;
 pub mod pool;

@@ -1,4 +1,5 @@
-//! The log-softmax kernel: stable for any magnitude, and defined on fully masked slices.
+//! The softmax and log-softmax kernels: stable for any magnitude, and defined on fully
+//! masked slices.
 
 use super::reduce::Axis;
 use super::{Buf, buffer};
@@ -77,6 +78,47 @@ fn log_softmax_rows<T: Element>(data: &[T], len: usize, mut out: Buf<T>) -> Resu
     Ok(out)
 }
 
+/// `softmax` along the middle axis: `exp(x - max) / sum(exp(x - max))`, one `exp` per
+/// element. A slice that is all `-inf` (fully masked) gives zeros, where `0 / 0` would give NaN.
+pub(crate) fn softmax<T: Element>(op: &'static str, data: &[T], axis: Axis) -> Result<Buf<T>> {
+    let Axis { len, inner, .. } = axis;
+    let mut out = buffer(op, data.len())?;
+    if len == 0 || inner == 0 {
+        return Ok(out);
+    }
+    let mut max = vec![T::zero(); inner];
+    let mut total = vec![T::zero(); inner];
+    for slab in data.chunks_exact(len * inner) {
+        max.copy_from_slice(&slab[..inner]);
+        for row in slab.chunks_exact(inner).skip(1) {
+            for (m, &v) in max.iter_mut().zip(row) {
+                *m = if v > *m || v.is_nan() { v } else { *m };
+            }
+        }
+        let start = out.len();
+        total.fill(T::zero());
+        for row in slab.chunks_exact(inner) {
+            for ((t, &m), &v) in total.iter_mut().zip(&max).zip(row) {
+                let e = if m == T::neg_infinity() {
+                    T::zero()
+                } else {
+                    (v - m).exp()
+                };
+                *t += e;
+                out.push(e);
+            }
+        }
+        for row in out[start..].chunks_exact_mut(inner) {
+            for (v, &t) in row.iter_mut().zip(&total) {
+                if t != T::zero() {
+                    *v /= t;
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,5 +163,18 @@ mod tests {
             }
         }
         assert!(by_rows[..len].iter().all(|&v| v == f64::NEG_INFINITY));
+        // Softmax of the same rows: the exponential of log-softmax to rounding, 0 where
+        // masked, and zeros for the fully masked row.
+        let axis = Axis {
+            outer: rows,
+            len,
+            inner: 1,
+        };
+        let probs = softmax("t", &data, axis).unwrap();
+        for (p, l) in probs.iter().zip(by_rows.iter()) {
+            assert!((p - l.exp()).abs() <= 1e-15, "{p} {}", l.exp());
+        }
+        assert!(probs[..len].iter().all(|&p| p == 0.0));
+        assert_eq!(probs[len + 2], 0.0);
     }
 }

@@ -39,6 +39,8 @@ pub(crate) enum Op<T: Element> {
     Relu(Tensor<T>),
     Erf(Tensor<T>),
     Log1p(Tensor<T>),
+    Gelu(Tensor<T>),
+    GeluTanh(Tensor<T>),
     Powf(Tensor<T>, T),
     Clamp {
         arg: Tensor<T>,
@@ -79,6 +81,10 @@ pub(crate) enum Op<T: Element> {
         kind: Extreme,
     },
     LogSoftmax {
+        arg: Tensor<T>,
+        dim: usize,
+    },
+    Softmax {
         arg: Tensor<T>,
         dim: usize,
     },
@@ -219,6 +225,8 @@ macro_rules! inputs_of {
             | Op::Relu(arg)
             | Op::Erf(arg)
             | Op::Log1p(arg)
+            | Op::Gelu(arg)
+            | Op::GeluTanh(arg)
             | Op::Powf(arg, _)
             | Op::Clamp { arg, .. }
             | Op::AddScalar(arg, _)
@@ -227,6 +235,7 @@ macro_rules! inputs_of {
             | Op::Sum { arg, .. }
             | Op::Extreme { arg, .. }
             | Op::LogSoftmax { arg, .. }
+            | Op::Softmax { arg, .. }
             | Op::Reshape(arg)
             | Op::Permute { arg, .. }
             | Op::BroadcastTo(arg)
@@ -299,6 +308,8 @@ impl<T: Element> Op<T> {
             Op::Relu(_) => "relu",
             Op::Erf(_) => "erf",
             Op::Log1p(_) => "log1p",
+            Op::Gelu(_) => "gelu",
+            Op::GeluTanh(_) => "gelu_tanh",
             Op::Powf(..) => "powf",
             Op::Clamp { .. } => "clamp",
             Op::AddScalar(..) => "add_scalar",
@@ -320,6 +331,7 @@ impl<T: Element> Op<T> {
                 kind: Extreme::Min, ..
             } => "min_dim",
             Op::LogSoftmax { .. } => "log_softmax",
+            Op::Softmax { .. } => "softmax",
             Op::Mse { .. } => "mse",
             Op::Matmul(..) => "matmul",
             Op::Linear { .. } => "linear",

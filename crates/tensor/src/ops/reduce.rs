@@ -310,8 +310,8 @@ impl<T: Element> Tensor<T> {
         Tensor::from_op(out, self.shape(), op)
     }
 
-    /// `exp(x) / sum(exp(x))` along `dim`, as `exp(log_softmax(x))`: stable for any
-    /// magnitude, and differentiable through those two ops.
+    /// `exp(x) / sum(exp(x))` along `dim`, computed as `exp(x - max) / sum(exp(x - max))`
+    /// so that nothing overflows. Derivative: `y (g - sum(g y))` along `dim`, from the result.
     ///
     /// Elements at `-inf` (masked out) get 0 and no gradient. A slice that is all `-inf` (a
     /// fully masked row) gives zeros and a zero gradient, not the NaN of `0 / 0`.
@@ -328,7 +328,15 @@ impl<T: Element> Tensor<T> {
     /// # Errors
     /// When `dim` is out of range, or memory runs out.
     pub fn try_softmax(&self, dim: impl Dim) -> Result<Tensor<T>> {
-        self.try_log_softmax(dim)?.try_exp()
+        let name = "softmax";
+        let dim = dim.resolve(name, self.ndim())?;
+        let data = self.strided().contiguous(name)?;
+        let out = softmax::softmax(name, &data, Axis::of(self.shape(), dim))?;
+        let op = Op::Softmax {
+            arg: self.clone(),
+            dim,
+        };
+        Tensor::from_op(out, self.shape(), op)
     }
 
     /// `ln(sum(exp(x)))` along `dim`, computed as `m + ln(sum(exp(x - m)))` with `m` the

@@ -2,7 +2,7 @@
 
 use crate::element::Element;
 use crate::error::{Result, TensorError};
-use crate::kernels::{elementwise, math};
+use crate::kernels::{elementwise, gelu, math};
 use crate::layout::Layout;
 use crate::ops::Op;
 use crate::tensor::Tensor;
@@ -69,6 +69,13 @@ unary_ops! {
     /// `ln(1 + x)`, exact for small `x` where `(1 + x).ln()` loses digits (`-inf` at -1, NaN
     /// below). Derivative: `1 / (1 + x)`.
     fn log1p / try_log1p = Log1p, |x: T| x.ln_1p();
+    /// GELU, `x Φ(x)` with `Φ` the standard normal distribution function, as PyTorch's
+    /// `gelu`: `x (1 + erf(x/√2)) / 2`. One pass; derivative `Φ(x) + x φ(x)`, one pass too
+    /// (and through tensor ops when its own derivative is needed).
+    fn gelu / try_gelu = Gelu, gelu::exact;
+    /// GELU's tanh approximation, `x (1 + tanh(√(2/π) (x + 0.044715 x³))) / 2`, as PyTorch's
+    /// `gelu(approximate="tanh")`. One pass, and so is its derivative.
+    fn gelu_tanh / try_gelu_tanh = GeluTanh, gelu::tanh;
 }
 
 impl<T: Element> Tensor<T> {
