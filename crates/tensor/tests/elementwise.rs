@@ -66,3 +66,34 @@ fn every_element_of_a_map_is_written_f32() {
 fn every_element_of_a_map_is_written_f64() {
     check::<f64>();
 }
+
+#[test]
+fn gelu_has_the_same_bits_recorded_or_not_and_matches_its_definition() {
+    let x =
+        Tensor::<f64>::from_vec((-40..=40).map(|i| f64::from(i) / 8.0).collect(), &[81]).unwrap();
+    let plain = x.gelu().to_vec();
+    let recorded = x.clone().require_grad().gelu().to_vec();
+    assert_eq!(plain, recorded);
+    for (y, x) in plain.iter().zip(x.to_vec()) {
+        let exact = x * 0.5 * (1.0 + libm_free_erf(x / std::f64::consts::SQRT_2));
+        assert!((y - exact).abs() <= 1e-7, "gelu({x}) = {y}, not {exact}");
+    }
+    let f32s = x.to_dtype::<f32>();
+    assert_eq!(
+        f32s.gelu().to_vec(),
+        f32s.clone().require_grad().gelu().to_vec()
+    );
+    assert_eq!(Tensor::<f32>::scalar(0.0).gelu_tanh().item(), 0.0);
+}
+
+/// `erf` from its series, good to 1e-9 for the |x| <= 3.6 used here: a reference that does
+/// not share the library's implementation.
+fn libm_free_erf(x: f64) -> f64 {
+    let (mut term, mut sum, mut n) = (x, x, 0.0);
+    while term.abs() > 1e-17 {
+        n += 1.0;
+        term *= -x * x / n;
+        sum += term / (2.0 * n + 1.0);
+    }
+    sum * 2.0 / std::f64::consts::PI.sqrt()
+}

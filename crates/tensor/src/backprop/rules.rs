@@ -106,7 +106,7 @@ pub(super) fn input_grads<T: Element>(
             g.try_mul(&slope.try_mul_scalar(T::of_f64(std::f64::consts::FRAC_2_SQRT_PI))?)
         }),
         // d gelu(x) = g * (Φ(x) + x φ(x))
-        Op::Gelu(x) => unary(x, &|| twins::gelu(g, x)),
+        Op::Gelu { arg: x, cdf } => unary(x, &|| twins::gelu(g, x, cdf)),
         // d gelu_tanh(x) = g * ((1 + t)/2 + x (1 - t²) √(2/π) (1 + 3c x²) / 2)
         Op::GeluTanh(x) => unary(x, &|| twins::gelu_tanh(g, x)),
         // d log1p(x) = g / (1 + x)

@@ -34,8 +34,10 @@ fn fused<T: Element>(
     Ok(Tensor::constant(data, Layout::contiguous(g.shape())))
 }
 
-/// d gelu(x) = g * (Φ(x) + x φ(x)), `Φ(x) = (1 + erf(x/√2)) / 2`, `φ(x) = e^(-x²/2) / √(2π)`.
-pub(super) fn gelu<T: Element>(g: &Tensor<T>, x: &Tensor<T>) -> Result<Tensor<T>> {
+/// d gelu(x) = g * (Φ(x) + x φ(x)), `Φ(x) = (1 + erf(x/√2)) / 2`, `φ(x) = e^(-x²/2) / √(2π)`;
+/// `cdf` is `Φ(x)` from the forward pass, which the fused twin reuses (the composite one
+/// computes it again from `x`, as a function of `x` for the next derivative).
+pub(super) fn gelu<T: Element>(g: &Tensor<T>, x: &Tensor<T>, cdf: &Tensor<T>) -> Result<Tensor<T>> {
     let c = T::of_f64;
     twin(
         || {
@@ -51,7 +53,12 @@ pub(super) fn gelu<T: Element>(g: &Tensor<T>, x: &Tensor<T>) -> Result<Tensor<T>
                 .try_mul_scalar(c(1.0 / (2.0 * std::f64::consts::PI).sqrt()))?;
             g.try_mul(&cdf.try_add(&x.try_mul(&density)?)?)
         },
-        || fused("gelu", g, x, |g, x| g * kernels::gelu::exact_slope(x)),
+        || {
+            let slope = |g, x, cdf| g * kernels::gelu::slope_from_cdf(x, cdf);
+            let data =
+                elementwise::zip3_map("gelu", g.strided(), x.strided(), cdf.strided(), slope)?;
+            Ok(Tensor::constant(data, Layout::contiguous(g.shape())))
+        },
     )
 }
 
@@ -276,9 +283,11 @@ mod tests {
     fn elementwise_twins_agree_to_the_bit() {
         let (g, x) = (values(&[3, 5], 1), values(&[3, 5], 2));
         let y = x.sigmoid();
+        let cdf: Vec<f64> = x.to_vec().into_iter().map(kernels::gelu::cdf).collect();
+        let cdf = Tensor::from_vec(cdf, x.shape()).unwrap();
         let twins: [Case<'_, Tensor<f64>>; 7] = [
             ("sigmoid", &|| sigmoid(&g, &y)),
-            ("gelu", &|| gelu(&g, &x)),
+            ("gelu", &|| gelu(&g, &x, &cdf)),
             ("gelu_tanh", &|| gelu_tanh(&g, &x)),
             ("tanh", &|| tanh(&g, &x.tanh())),
             ("relu", &|| relu(&g, &x)),

@@ -20,12 +20,17 @@ pub(crate) fn exact<T: Element>(x: T) -> T {
     x * cdf * T::of_f64(0.5)
 }
 
-/// `d/dx x Φ(x) = Φ(x) + x φ(x)`, with `φ(x) = e^(-x²/2) / √(2π)`.
+/// `Φ(x) = (1 + erf(x/√2)) · 0.5`; `x Φ(x)` has the bits of [`exact`], the halving being
+/// exact.
 #[inline]
-pub(crate) fn exact_slope<T: Element>(x: T) -> T {
-    let half = T::of_f64(0.5);
-    let cdf = ((x * T::of_f64(FRAC_1_SQRT_2)).erf() + T::one()) * half;
-    let density = (-(x * x) * half).exp() * T::of_f64(1.0 / (2.0 * PI).sqrt());
+pub(crate) fn cdf<T: Element>(x: T) -> T {
+    ((x * T::of_f64(FRAC_1_SQRT_2)).erf() + T::one()) * T::of_f64(0.5)
+}
+
+/// `d/dx x Φ(x) = Φ(x) + x φ(x)`, with `φ(x) = e^(-x²/2) / √(2π)`, from `cdf = Φ(x)`.
+#[inline]
+pub(crate) fn slope_from_cdf<T: Element>(x: T, cdf: T) -> T {
+    let density = (-(x * x) * T::of_f64(0.5)).exp() * T::of_f64(1.0 / (2.0 * PI).sqrt());
     cdf + x * density
 }
 

@@ -39,7 +39,11 @@ pub(crate) enum Op<T: Element> {
     Relu(Tensor<T>),
     Erf(Tensor<T>),
     Log1p(Tensor<T>),
-    Gelu(Tensor<T>),
+    /// `cdf` holds `Φ(x)` from the forward pass (a constant), which the derivative reuses.
+    Gelu {
+        arg: Tensor<T>,
+        cdf: Tensor<T>,
+    },
     GeluTanh(Tensor<T>),
     Powf(Tensor<T>, T),
     Clamp {
@@ -225,7 +229,7 @@ macro_rules! inputs_of {
             | Op::Relu(arg)
             | Op::Erf(arg)
             | Op::Log1p(arg)
-            | Op::Gelu(arg)
+            | Op::Gelu { arg, .. }
             | Op::GeluTanh(arg)
             | Op::Powf(arg, _)
             | Op::Clamp { arg, .. }
@@ -308,7 +312,7 @@ impl<T: Element> Op<T> {
             Op::Relu(_) => "relu",
             Op::Erf(_) => "erf",
             Op::Log1p(_) => "log1p",
-            Op::Gelu(_) => "gelu",
+            Op::Gelu { .. } => "gelu",
             Op::GeluTanh(_) => "gelu_tanh",
             Op::Powf(..) => "powf",
             Op::Clamp { .. } => "clamp",

@@ -4,6 +4,7 @@ use crate::element::Element;
 use crate::error::{Result, TensorError};
 use crate::kernels::{elementwise, gelu, math};
 use crate::layout::Layout;
+use crate::mode::is_grad_enabled;
 use crate::ops::Op;
 use crate::tensor::Tensor;
 
@@ -69,16 +70,44 @@ unary_ops! {
     /// `ln(1 + x)`, exact for small `x` where `(1 + x).ln()` loses digits (`-inf` at -1, NaN
     /// below). Derivative: `1 / (1 + x)`.
     fn log1p / try_log1p = Log1p, |x: T| x.ln_1p();
-    /// GELU, `x Φ(x)` with `Φ` the standard normal distribution function, as PyTorch's
-    /// `gelu`: `x (1 + erf(x/√2)) / 2`. One pass; derivative `Φ(x) + x φ(x)`, one pass too
-    /// (and through tensor ops when its own derivative is needed).
-    fn gelu / try_gelu = Gelu, gelu::exact;
     /// GELU's tanh approximation, `x (1 + tanh(√(2/π) (x + 0.044715 x³))) / 2`, as PyTorch's
     /// `gelu(approximate="tanh")`. One pass, and so is its derivative.
     fn gelu_tanh / try_gelu_tanh = GeluTanh, gelu::tanh;
 }
 
 impl<T: Element> Tensor<T> {
+    /// GELU, `x Φ(x)` with `Φ` the standard normal distribution function, as PyTorch's
+    /// `gelu`: `x (1 + erf(x/√2)) / 2`. One pass; when recorded, `Φ(x)` is kept for the
+    /// derivative `Φ(x) + x φ(x)`, which is one pass too (and goes through tensor ops when its
+    /// own derivative is needed).
+    ///
+    /// # Panics
+    /// When the result cannot be allocated.
+    #[track_caller]
+    pub fn gelu(&self) -> Tensor<T> {
+        self.try_gelu().unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Fallible form of [`gelu`](Tensor::gelu).
+    ///
+    /// # Errors
+    /// When the result cannot be allocated.
+    pub fn try_gelu(&self) -> Result<Tensor<T>> {
+        let name = "gelu";
+        if !(is_grad_enabled() && self.is_tracked()) {
+            let data = elementwise::map(name, self.strided(), gelu::exact)?;
+            return Tensor::result(data, self.shape(), name, None);
+        }
+        let cdf = elementwise::map(name, self.strided(), gelu::cdf)?;
+        let cdf = Tensor::constant(cdf, Layout::contiguous(self.shape()));
+        let data = elementwise::zip_map(name, self.strided(), cdf.strided(), |x, c| x * c)?;
+        let op = Op::Gelu {
+            arg: self.clone(),
+            cdf,
+        };
+        Tensor::from_op(data, self.shape(), op)
+    }
+
     /// `x^p` for a constant exponent. Derivative: `p x^(p - 1)`.
     ///
     /// # Panics

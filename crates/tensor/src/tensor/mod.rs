@@ -214,7 +214,7 @@ impl<T: Element> Tensor<T> {
 
     /// A result of the operation `name`, row-major in `data`, with its recorded operation
     /// (`None` when it is not recorded).
-    fn result(
+    pub(crate) fn result(
         data: Buf<T>,
         shape: &[usize],
         name: &'static str,
