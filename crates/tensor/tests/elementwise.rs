@@ -54,6 +54,13 @@ fn check<T: Element>() {
         for (i, (&n, &a)) in neg.iter().zip(&x).enumerate() {
             assert_eq!(n, -a, "neg[{i}] of {len}");
         }
+
+        // Three operands: a selection by mask.
+        poison::<T>(len);
+        let picked = xt.gt(&yt).where_cond(&xt, &yt).to_vec();
+        for (i, ((&p, &a), &b)) in picked.iter().zip(&x).zip(&y).enumerate() {
+            assert_eq!(p, if a > b { a } else { b }, "where_cond[{i}] of {len}");
+        }
     }
 }
 

@@ -205,8 +205,30 @@ pub(crate) fn zip3_map<C: Scalar, T: Scalar>(
     a: Strided<'_, C>,
     b: Strided<'_, T>,
     c: Strided<'_, T>,
-    f: impl Fn(C, T, T) -> T,
+    f: impl Fn(C, T, T) -> T + Sync,
 ) -> Result<Buf<T>> {
+    let ranges = (
+        a.layout.contiguous_range(),
+        b.layout.contiguous_range(),
+        c.layout.contiguous_range(),
+    );
+    if let (Some(ra), Some(rb), Some(rc)) = ranges {
+        let (a, b, c) = (&a.data[ra], &b.data[rb], &c.data[rc]);
+        assert!(
+            a.len() == b.len() && b.len() == c.len(),
+            "internal: zip3_map operands of one length"
+        );
+        // SAFETY: the triples from `start` on are at least as many as the piece's slots, and
+        // each slot is written.
+        return unsafe {
+            filled(op, a.len(), PARALLEL_MIN, &|start, piece| {
+                let triples = a[start..].iter().zip(&b[start..]).zip(&c[start..]);
+                for (o, ((&x, &y), &z)) in piece.iter_mut().zip(triples) {
+                    o.write(f(x, y, z));
+                }
+            })
+        };
+    }
     let mut out = zeroed(op, a.layout.numel())?;
     let mut at = 0;
     for_each_run(
