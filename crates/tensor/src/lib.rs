@@ -116,6 +116,7 @@ mod mode;
 mod ops;
 mod parameter;
 mod shape;
+mod special;
 mod storage;
 mod tensor;
 pub mod testing;

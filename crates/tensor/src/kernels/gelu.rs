@@ -14,7 +14,7 @@ pub(crate) fn sqrt_2_over_pi() -> f64 {
 }
 
 /// `x Φ(x)` with `Φ(x) = (1 + erf(x/√2)) / 2`, as `x (1 + erf(x/√2)) · 0.5`.
-#[inline]
+#[inline(always)]
 pub(crate) fn exact<T: Element>(x: T) -> T {
     let cdf = (x * T::of_f64(FRAC_1_SQRT_2)).erf() + T::one();
     x * cdf * T::of_f64(0.5)
@@ -22,7 +22,7 @@ pub(crate) fn exact<T: Element>(x: T) -> T {
 
 /// `Φ(x) = (1 + erf(x/√2)) · 0.5`; `x Φ(x)` has the bits of [`exact`], the halving being
 /// exact.
-#[inline]
+#[inline(always)]
 pub(crate) fn cdf<T: Element>(x: T) -> T {
     ((x * T::of_f64(FRAC_1_SQRT_2)).erf() + T::one()) * T::of_f64(0.5)
 }

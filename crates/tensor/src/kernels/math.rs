@@ -1,4 +1,4 @@
-//! Vectorisable `f32` transcendentals for the sigmoid kernel.
+//! Slice kernels of the sigmoid, the error function and GELU, vectorised for `f32`.
 //!
 //! `f32::exp` is a call into the C library, which no compiler vectorises: in a training step
 //! of sigmoid layers it cost more than everything else but the matmuls. The polynomial
@@ -10,64 +10,72 @@
 use std::mem::MaybeUninit;
 
 use crate::element::Element;
-use crate::kernels::per_type;
+use crate::kernels::{gelu, per_type};
+use crate::special::exp_f32;
 
-/// `ln(f32::MAX)` rounded up: from it on, `e^x` overflows to infinity.
-const EXP_HI: f32 = 88.722_84;
-/// `ln(f32::MIN_POSITIVE)`: below it `e^x` is subnormal, and flushed to 0.
-const EXP_LO: f32 = -87.336_55;
+/// A function over slices, `out[i] = f(src[i])`, every slot of `out` written; the slices
+/// have one length.
+pub(crate) type SliceFn<T> = fn(&[T], &mut [MaybeUninit<T>]);
 
-/// `e^x` in `f32`, within 2 ulp of the exact value for normal results (tested against
-/// `f64::exp` on a dense sweep). Infinity above [`EXP_HI`], 0 below [`EXP_LO`], NaN for NaN.
-///
-/// Cephes' `expf`: `x = n ln 2 + r` with `|r| <= ln 2 / 2`, `e^r` by a degree-6 polynomial,
-/// then `2^n` put directly into the exponent bits.
-#[inline(always)]
-pub(crate) fn exp_f32(x: f32) -> f32 {
-    // 1.5 * 2^23: adding and subtracting it rounds a float of magnitude below 2^22 to the
-    // nearest integer, without the libm call `round` is on baseline x86-64.
-    const ROUND: f32 = 12_582_912.0;
-    // ln 2 split in two, so that n * LN2_HI is exact for |n| <= 128.
-    const LN2_HI: f32 = 0.693_359_4;
-    const LN2_LO: f32 = -2.121_944_4e-4;
-    let clamped = x.clamp(EXP_LO, EXP_HI);
-    let shifted = clamped * std::f32::consts::LOG2_E + ROUND;
-    let n = shifted - ROUND;
-    let r = clamped - n * LN2_HI - n * LN2_LO;
-    let mut p = 1.987_569_1e-4;
-    p = p * r + 1.398_199_9e-3;
-    p = p * r + 8.333_452e-3;
-    p = p * r + 4.166_579_6e-2;
-    p = p * r + 1.666_666_5e-1;
-    p = p * r + 0.5; // Cephes: 5.0000001201e-1, which rounds to 0.5 in f32
-    let er = p * r * r + r + 1.0;
-    // n as an integer, read from the bits of `shifted` (its low mantissa bits hold n offset
-    // by ROUND's): `n as i32` is a saturating conversion that compilers do not vectorise.
-    let n = (shifted.to_bits() as i32).wrapping_sub(ROUND.to_bits() as i32);
-    // n is in [-126, 128]; 2^128 is not a finite float, so n = 128 is applied as 2^127 * 2.
-    let top = i32::from(n > 127);
-    let scale = f32::from_bits((n.wrapping_sub(top).wrapping_add(127) as u32) << 23);
-    let y = er * scale * (1 + top) as f32;
-    if x.is_nan() {
-        x
-    } else if x > EXP_HI {
-        f32::INFINITY
-    } else if x < EXP_LO {
-        0.0
-    } else {
-        y
-    }
+/// The `f32` and `f64` slice kernels of the element function `$f` (a path to an
+/// `#[inline(always)]` function). The `f32` loop is a [`pulp::WithSimd`] whose body is
+/// `#[inline(always)]` too, so that `$f` is inlined into the code pulp compiles for the widest
+/// SIMD the CPU has (a closure handed to the dispatch is called, not inlined, once it is this
+/// large, and then runs as baseline scalar code).
+macro_rules! slice_kernels {
+    ($(#[$doc:meta])* $name:ident, $f:path) => {
+        $(#[$doc])*
+        pub(crate) fn $name<T: Element>() -> SliceFn<T> {
+            struct Loop<'a> {
+                src: &'a [f32],
+                out: &'a mut [MaybeUninit<f32>],
+            }
+            impl pulp::WithSimd for Loop<'_> {
+                type Output = ();
+                #[inline(always)]
+                fn with_simd<S: pulp::Simd>(self, _: S) {
+                    for (o, &x) in self.out.iter_mut().zip(self.src) {
+                        o.write($f(x));
+                    }
+                }
+            }
+            fn f32s(src: &[f32], out: &mut [MaybeUninit<f32>]) {
+                assert_eq!(src.len(), out.len(), "internal: slices of one length");
+                pulp::Arch::new().dispatch(Loop { src, out });
+            }
+            fn f64s(src: &[f64], out: &mut [MaybeUninit<f64>]) {
+                assert_eq!(src.len(), out.len(), "internal: slices of one length");
+                for (o, &x) in out.iter_mut().zip(src) {
+                    o.write($f(x));
+                }
+            }
+            per_type(f32s as SliceFn<f32>, f64s as SliceFn<f64>)
+        }
+    };
 }
 
-/// A sigmoid over slices: `out[i] = 1 / (1 + e^-src[i])`, every slot of `out` written.
-pub(crate) type SigmoidFn<T> = fn(&[T], &mut [MaybeUninit<T>]);
+slice_kernels!(
+    /// The error function over slices.
+    erf_fn,
+    Element::erf
+);
+slice_kernels!(
+    /// GELU, `x Φ(x)`, over slices.
+    gelu_fn,
+    gelu::exact
+);
+slice_kernels!(
+    /// GELU's `Φ(x)` over slices.
+    gelu_cdf_fn,
+    gelu::cdf
+);
 
 /// The sigmoid kernel of element type `T`.
-pub(crate) fn sigmoid_fn<T: Element>() -> SigmoidFn<T> {
-    per_type(sigmoid_f32 as SigmoidFn<f32>, sigmoid_f64 as SigmoidFn<f64>)
+pub(crate) fn sigmoid_fn<T: Element>() -> SliceFn<T> {
+    per_type(sigmoid_f32 as SliceFn<f32>, sigmoid_f64 as SliceFn<f64>)
 }
 
-/// [`SigmoidFn`] for `f64`, through the C library's `exp`: its results are the reference, to
+/// [`SliceFn`] for `f64`, through the C library's `exp`: its results are the reference, to
 /// the last bit.
 fn sigmoid_f64(src: &[f64], out: &mut [MaybeUninit<f64>]) {
     assert_eq!(
@@ -80,7 +88,7 @@ fn sigmoid_f64(src: &[f64], out: &mut [MaybeUninit<f64>]) {
     }
 }
 
-/// [`SigmoidFn`] for `f32`, vectorised for the widest SIMD the CPU has; the slices have one
+/// [`SliceFn`] for `f32`, vectorised for the widest SIMD the CPU has; the slices have one
 /// length.
 pub(crate) fn sigmoid_f32(src: &[f32], out: &mut [MaybeUninit<f32>]) {
     assert_eq!(
@@ -115,42 +123,6 @@ mod tests {
         let rounded = exact as f32;
         let ulp = f64::from(f32::from_bits(rounded.to_bits() + 1) - rounded);
         (f64::from(approx) - exact).abs() / ulp
-    }
-
-    #[test]
-    fn exp_is_within_two_ulp_over_its_normal_range() {
-        // Every 97th float between EXP_LO and EXP_HI: about 22 million points.
-        let mut worst = (0.0, 0.0f32);
-        let (lo, hi) = (EXP_LO.to_bits(), EXP_HI.to_bits());
-        let negatives = (0..=lo).rev().step_by(97).map(f32::from_bits);
-        let positives = (0..=hi).step_by(97).map(f32::from_bits);
-        for x in negatives.chain(positives) {
-            let e = ulps(exp_f32(x), f64::from(x).exp());
-            if e > worst.0 {
-                worst = (e, x);
-            }
-        }
-        assert!(worst.0 <= 2.0, "{} ulp at x = {:e}", worst.0, worst.1);
-    }
-
-    #[test]
-    fn exp_handles_the_edges() {
-        assert_eq!(exp_f32(0.0), 1.0);
-        assert_eq!(exp_f32(-0.0), 1.0);
-        assert_eq!(exp_f32(89.0), f32::INFINITY);
-        assert_eq!(exp_f32(f32::INFINITY), f32::INFINITY);
-        assert_eq!(exp_f32(-88.0), 0.0);
-        assert_eq!(exp_f32(f32::NEG_INFINITY), 0.0);
-        assert!(exp_f32(f32::NAN).is_nan());
-        // The largest finite results, where 2^n needs the split scale; the next float up
-        // overflows, as its exact value does.
-        let top = f32::from_bits(EXP_HI.to_bits() - 1);
-        assert!(f64::from(top).exp() < f64::from(f32::MAX));
-        assert!(ulps(exp_f32(top), f64::from(top).exp()) <= 2.0);
-        assert!(f64::from(EXP_HI).exp() > f64::from(f32::MAX));
-        assert_eq!(exp_f32(EXP_HI), f32::INFINITY);
-        assert!(ulps(exp_f32(88.7), f64::from(88.7f32).exp()) <= 2.0);
-        assert!(ulps(exp_f32(EXP_LO), f64::from(EXP_LO).exp()) <= 2.0);
     }
 
     #[test]

@@ -64,9 +64,6 @@ unary_ops! {
     fn tanh / try_tanh = Tanh, |x: T| x.tanh();
     /// `max(x, 0)`, NaN kept. Derivative: 1 where `x > 0`, else 0.
     fn relu / try_relu = Relu, |x: T| if x <= T::zero() { T::zero() } else { x };
-    /// The error function `erf(x) = 2/√π ∫₀ˣ e^(-t²) dt`, in (-1, 1). Derivative:
-    /// `2/√π e^(-x²)`.
-    fn erf / try_erf = Erf, |x: T| x.erf();
     /// `ln(1 + x)`, exact for small `x` where `(1 + x).ln()` loses digits (`-inf` at -1, NaN
     /// below). Derivative: `1 / (1 + x)`.
     fn log1p / try_log1p = Log1p, |x: T| x.ln_1p();
@@ -94,11 +91,17 @@ impl<T: Element> Tensor<T> {
     /// When the result cannot be allocated.
     pub fn try_gelu(&self) -> Result<Tensor<T>> {
         let name = "gelu";
+        let src = self.strided().contiguous(name)?;
         if !(is_grad_enabled() && self.is_tracked()) {
-            let data = elementwise::map(name, self.strided(), gelu::exact)?;
+            // SAFETY: the GELU kernels write every slot of their output.
+            #[allow(unsafe_code)]
+            let data = unsafe { elementwise::map_slices(name, &src, &math::gelu_fn::<T>())? };
             return Tensor::result(data, self.shape(), name, None);
         }
-        let cdf = elementwise::map(name, self.strided(), gelu::cdf)?;
+        // SAFETY: as above.
+        #[allow(unsafe_code)]
+        let cdf = unsafe { elementwise::map_slices(name, &src, &math::gelu_cdf_fn::<T>())? };
+        drop(src);
         let cdf = Tensor::constant(cdf, Layout::contiguous(self.shape()));
         let data = elementwise::zip_map(name, self.strided(), cdf.strided(), |x, c| x * c)?;
         let op = Op::Gelu {
@@ -106,6 +109,28 @@ impl<T: Element> Tensor<T> {
             cdf,
         };
         Tensor::from_op(data, self.shape(), op)
+    }
+
+    /// The error function `erf(x) = 2/√π ∫₀ˣ e^(-t²) dt`, in (-1, 1) (see
+    /// [`Element::erf`]). Derivative: `2/√π e^(-x²)`.
+    ///
+    /// # Panics
+    /// When the result cannot be allocated.
+    #[track_caller]
+    pub fn erf(&self) -> Tensor<T> {
+        self.try_erf().unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Fallible form of [`erf`](Tensor::erf).
+    ///
+    /// # Errors
+    /// When the result cannot be allocated.
+    pub fn try_erf(&self) -> Result<Tensor<T>> {
+        let src = self.strided().contiguous("erf")?;
+        // SAFETY: the erf kernels write every slot of their output.
+        #[allow(unsafe_code)]
+        let data = unsafe { elementwise::map_slices("erf", &src, &math::erf_fn::<T>())? };
+        Tensor::from_op(data, self.shape(), Op::Erf(self.clone()))
     }
 
     /// `x^p` for a constant exponent. Derivative: `p x^(p - 1)`.
