@@ -210,10 +210,7 @@ pub(super) fn input_grads<T: Element>(
             g.try_sub(&node.try_exp()?.try_mul(&total)?)
         }),
         // d softmax(x) = y * (g - sum(g * y)) along dim, from the result y
-        Op::Softmax { arg, dim } => unary(arg, &|| {
-            let total = g.try_mul(node)?.try_sum_dims(&[*dim], true)?;
-            g.try_sub(&total)?.try_mul(node)
-        }),
+        Op::Softmax { arg, dim } => unary(arg, &|| twins::softmax(g, node, *dim)),
         // d mean((p - t)²) = (g / n) * ((p - t) * 2), and its negative for t
         Op::Mse { pred, target } => {
             let slope = || twins::mse(g, pred, target);

@@ -1,10 +1,16 @@
 //! The softmax and log-softmax kernels: stable for any magnitude, and defined on fully
 //! masked slices.
 
+use super::elementwise::PARALLEL_MIN;
 use super::reduce::Axis;
-use super::{Buf, buffer};
+use super::{Buf, buffer, per_type, zeroed};
 use crate::element::Element;
 use crate::error::Result;
+use crate::special::exp_f32;
+use crate::threads::{self, Effort};
+
+/// Rows of at most this many elements in all go to one thread at a time.
+const ROWS_PIECE: usize = 1 << 13;
 
 /// `log_softmax` along the middle axis: `x - max - ln(sum(exp(x - max)))`. Subtracting the
 /// maximum keeps every `exp` at most 1, so nothing overflows.
@@ -82,10 +88,19 @@ fn log_softmax_rows<T: Element>(data: &[T], len: usize, mut out: Buf<T>) -> Resu
 /// element. A slice that is all `-inf` (fully masked) gives zeros, where `0 / 0` would give NaN.
 pub(crate) fn softmax<T: Element>(op: &'static str, data: &[T], axis: Axis) -> Result<Buf<T>> {
     let Axis { len, inner, .. } = axis;
-    let mut out = buffer(op, data.len())?;
     if len == 0 || inner == 0 {
-        return Ok(out);
+        return buffer(op, data.len());
     }
+    if inner == 1 {
+        let kernel: RowsFn<T> = per_type(
+            softmax_rows_f32 as RowsFn<f32>,
+            softmax_rows_f64 as RowsFn<f64>,
+        );
+        return by_rows(op, data.len(), len, &|start, out| {
+            kernel(&data[start..start + out.len()], &[], len, out);
+        });
+    }
+    let mut out = buffer(op, data.len())?;
     let mut max = vec![T::zero(); inner];
     let mut total = vec![T::zero(); inner];
     for slab in data.chunks_exact(len * inner) {
@@ -117,6 +132,131 @@ pub(crate) fn softmax<T: Element>(op: &'static str, data: &[T], axis: Axis) -> R
         }
     }
     Ok(out)
+}
+
+/// The derivative of softmax along contiguous rows of `len`: `y (g - Σ g y)` per row, from
+/// the result `y` and the incoming gradient `g` (both row-major, of one length).
+pub(crate) fn softmax_backward_rows<T: Element>(
+    op: &'static str,
+    g: &[T],
+    y: &[T],
+    len: usize,
+) -> Result<Buf<T>> {
+    assert_eq!(
+        g.len(),
+        y.len(),
+        "internal: softmax gradients of the result's length"
+    );
+    if len == 0 {
+        return buffer(op, g.len());
+    }
+    let kernel: RowsFn<T> = per_type(
+        softmax_backward_rows_f32 as RowsFn<f32>,
+        softmax_backward_rows_f64 as RowsFn<f64>,
+    );
+    by_rows(op, g.len(), len, &|start, out| {
+        let end = start + out.len();
+        kernel(&g[start..end], &y[start..end], len, out);
+    })
+}
+
+/// A kernel over whole rows of `len`: `(a, b, len, out)`, with `b` empty when it takes one
+/// operand.
+type RowsFn<T> = fn(&[T], &[T], usize, &mut [T]);
+
+/// A fresh output of `total` elements filled by `body(start, rows)` over pieces of whole rows
+/// of `len`, on the thread pool from [`PARALLEL_MIN`] elements.
+fn by_rows<T: Element>(
+    op: &'static str,
+    total: usize,
+    len: usize,
+    body: &(dyn Fn(usize, &mut [T]) + Sync),
+) -> Result<Buf<T>> {
+    let mut out = zeroed(op, total)?;
+    let piece = len * (ROWS_PIECE / len).max(1);
+    if total < PARALLEL_MIN {
+        body(0, &mut out);
+    } else {
+        threads::for_each_chunk_with(Effort::Medium, [&mut out[..]], piece, &|start, [rows]| {
+            body(start, rows);
+        });
+    }
+    Ok(out)
+}
+
+/// The largest element of `row`, or NaN if it has one.
+#[inline(always)]
+fn row_max<T: Element>(row: &[T]) -> T {
+    row[1..]
+        .iter()
+        .fold(row[0], |m, &v| if v > m || v.is_nan() { v } else { m })
+}
+
+/// Softmax of each row of `x` into `out` with `exp`: a fully masked row (all `-inf`) stays
+/// zero, as `out` starts.
+#[inline(always)]
+fn softmax_rows_with<T: Element>(x: &[T], len: usize, out: &mut [T], exp: impl Fn(T) -> T) {
+    for (row, o) in x.chunks_exact(len).zip(out.chunks_exact_mut(len)) {
+        let max = row_max(row);
+        if max == T::neg_infinity() {
+            continue;
+        }
+        let mut total = T::zero();
+        for (o, &v) in o.iter_mut().zip(row) {
+            *o = exp(v - max);
+            total += *o;
+        }
+        for o in o.iter_mut() {
+            *o /= total;
+        }
+    }
+}
+
+/// `y (g - Σ g y)` for each row.
+#[inline(always)]
+fn softmax_backward_rows_with<T: Element>(g: &[T], y: &[T], len: usize, out: &mut [T]) {
+    let rows = g.chunks_exact(len).zip(y.chunks_exact(len));
+    for ((g, y), o) in rows.zip(out.chunks_exact_mut(len)) {
+        let dot = g.iter().zip(y).fold(T::zero(), |acc, (&g, &y)| acc + g * y);
+        for ((o, &g), &y) in o.iter_mut().zip(g).zip(y) {
+            *o = y * (g - dot);
+        }
+    }
+}
+
+/// Softmax rows in `f64`, through the C library's `exp`.
+fn softmax_rows_f64(x: &[f64], _: &[f64], len: usize, out: &mut [f64]) {
+    softmax_rows_with(x, len, out, f64::exp);
+}
+
+/// Softmax rows in `f32`, through the vectorised `exp`, compiled for the widest SIMD the CPU
+/// has.
+fn softmax_rows_f32(x: &[f32], _: &[f32], len: usize, out: &mut [f32]) {
+    struct Rows<'a>(&'a [f32], usize, &'a mut [f32]);
+    impl pulp::WithSimd for Rows<'_> {
+        type Output = ();
+        #[inline(always)]
+        fn with_simd<S: pulp::Simd>(self, _: S) {
+            softmax_rows_with(self.0, self.1, self.2, |v| exp_f32(v));
+        }
+    }
+    pulp::Arch::new().dispatch(Rows(x, len, out));
+}
+
+fn softmax_backward_rows_f64(g: &[f64], y: &[f64], len: usize, out: &mut [f64]) {
+    softmax_backward_rows_with(g, y, len, out);
+}
+
+fn softmax_backward_rows_f32(g: &[f32], y: &[f32], len: usize, out: &mut [f32]) {
+    struct Rows<'a>(&'a [f32], &'a [f32], usize, &'a mut [f32]);
+    impl pulp::WithSimd for Rows<'_> {
+        type Output = ();
+        #[inline(always)]
+        fn with_simd<S: pulp::Simd>(self, _: S) {
+            softmax_backward_rows_with(self.0, self.1, self.2, self.3);
+        }
+    }
+    pulp::Arch::new().dispatch(Rows(g, y, len, out));
 }
 
 #[cfg(test)]
