@@ -237,7 +237,7 @@ fn softmax_rows_f32(x: &[f32], _: &[f32], len: usize, out: &mut [f32]) {
         type Output = ();
         #[inline(always)]
         fn with_simd<S: pulp::Simd>(self, _: S) {
-            softmax_rows_with(self.0, self.1, self.2, |v| exp_f32(v));
+            softmax_rows_with(self.0, self.1, self.2, exp_f32);
         }
     }
     pulp::Arch::new().dispatch(Rows(x, len, out));
