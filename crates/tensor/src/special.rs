@@ -135,11 +135,11 @@ pub(crate) fn erf_f32(x: f32) -> f32 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// Distance in units in the last place between `approx` and the exact `value`.
-    fn ulps(approx: f32, exact: f64) -> f64 {
+    pub(crate) fn ulps(approx: f32, exact: f64) -> f64 {
         let rounded = exact as f32;
         let ulp = f64::from(f32::from_bits(rounded.to_bits() + 1) - rounded);
         (f64::from(approx) - exact).abs() / ulp

@@ -106,6 +106,7 @@ pub(crate) fn sigmoid_f32(src: &[f32], out: &mut [MaybeUninit<f32>]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::special::tests::ulps;
 
     /// `sigmoid_f32` of `xs`, as a vector.
     #[allow(unsafe_code)]
@@ -116,13 +117,6 @@ mod tests {
         out.into_iter()
             .map(|o| unsafe { o.assume_init() })
             .collect()
-    }
-
-    /// Distance in units in the last place between `approx` and the exact `value`.
-    fn ulps(approx: f32, exact: f64) -> f64 {
-        let rounded = exact as f32;
-        let ulp = f64::from(f32::from_bits(rounded.to_bits() + 1) - rounded);
-        (f64::from(approx) - exact).abs() / ulp
     }
 
     #[test]

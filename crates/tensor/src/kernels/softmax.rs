@@ -26,12 +26,7 @@ pub(crate) fn log_softmax<T: Element>(op: &'static str, data: &[T], axis: Axis) 
     let mut max = vec![T::zero(); inner];
     let mut total = vec![T::zero(); inner];
     for slab in data.chunks_exact(len * inner) {
-        max.copy_from_slice(&slab[..inner]);
-        for row in slab.chunks_exact(inner).skip(1) {
-            for (m, &v) in max.iter_mut().zip(row) {
-                *m = if v > *m || v.is_nan() { v } else { *m };
-            }
-        }
+        column_max(slab, inner, &mut max);
         total.fill(T::zero());
         for row in slab.chunks_exact(inner) {
             for ((t, &m), &v) in total.iter_mut().zip(&max).zip(row) {
@@ -104,12 +99,7 @@ pub(crate) fn softmax<T: Element>(op: &'static str, data: &[T], axis: Axis) -> R
     let mut max = vec![T::zero(); inner];
     let mut total = vec![T::zero(); inner];
     for slab in data.chunks_exact(len * inner) {
-        max.copy_from_slice(&slab[..inner]);
-        for row in slab.chunks_exact(inner).skip(1) {
-            for (m, &v) in max.iter_mut().zip(row) {
-                *m = if v > *m || v.is_nan() { v } else { *m };
-            }
-        }
+        column_max(slab, inner, &mut max);
         let start = out.len();
         total.fill(T::zero());
         for row in slab.chunks_exact(inner) {
@@ -182,6 +172,17 @@ fn by_rows<T: Element>(
         });
     }
     Ok(out)
+}
+
+/// The largest element of each column of `slab` (rows of `inner`) into `max`, NaN where a
+/// column has one.
+fn column_max<T: Element>(slab: &[T], inner: usize, max: &mut [T]) {
+    max.copy_from_slice(&slab[..inner]);
+    for row in slab.chunks_exact(inner).skip(1) {
+        for (m, &v) in max.iter_mut().zip(row) {
+            *m = if v > *m || v.is_nan() { v } else { *m };
+        }
+    }
 }
 
 /// The largest element of `row`, or NaN if it has one.
