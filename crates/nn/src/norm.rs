@@ -17,7 +17,8 @@ use crate::module::Module;
 
 /// `(x - E[x]) / √(Var[x] + eps) · weight + bias`, the mean and the biased variance taken
 /// over the last dimensions of `x`, which must equal `normalized_shape`; `weight` and `bias`
-/// (each optional) have that shape. Written with tensor ops, so it has second derivatives.
+/// (each optional) have that shape. One pass each way through [`Tensor::layer_norm`], with
+/// second derivatives through tensor ops.
 ///
 /// # Errors
 /// When `normalized_shape` is empty or is not the end of `x`'s shape, `weight` or `bias`
@@ -57,19 +58,13 @@ pub fn layer_norm<T: Element>(
     }
     // The normalized dimensions as one, so that each statistic is one reduction.
     let mut rows: Vec<usize> = x.shape()[..rank - d].to_vec();
-    rows.push(normalized_shape.iter().product());
-    let flat = x.try_reshape(&rows)?;
-    let centered = flat.try_sub(&flat.try_mean_dim(-1, true)?)?;
-    let variance = centered.try_mul(&centered)?.try_mean_dim(-1, true)?;
-    let scale = variance.try_add_scalar(T::of_f64(eps))?.try_sqrt()?;
-    let mut y = centered.try_div(&scale)?.try_reshape(x.shape())?;
-    if let Some(weight) = weight {
-        y = y.try_mul(weight)?;
-    }
-    if let Some(bias) = bias {
-        y = y.try_add(bias)?;
-    }
-    Ok(y)
+    let size: usize = normalized_shape.iter().product();
+    rows.push(size);
+    let flat = |p: &Tensor<T>| p.try_reshape(&[size]);
+    let (weight, bias) = (weight.map(flat).transpose()?, bias.map(flat).transpose()?);
+    x.try_reshape(&rows)?
+        .try_layer_norm(weight.as_ref(), bias.as_ref(), eps)?
+        .try_reshape(x.shape())
 }
 
 /// Layer normalisation over the last dimensions (PyTorch's `LayerNorm`): see [`layer_norm`].

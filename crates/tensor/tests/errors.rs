@@ -212,6 +212,14 @@ fn invalid_arguments_name_the_values() {
     let mask = x.gt(&T::scalar(0.0));
     assert!(mask.try_where_cond(&T::ones(&[3]), &T::ones(&[4])).is_err());
     assert!(x.try_masked_fill(&Tensor::zeros(&[3, 2]), 0.0).is_err());
+    assert_eq!(
+        x.try_layer_norm(Some(&T::ones(&[2])), None, 1e-5)
+            .unwrap_err()
+            .to_string(),
+        "layer_norm: the weight has shape [2], not [3], the last dimension of [2, 3]"
+    );
+    assert!(x.try_layer_norm(None, None, -1.0).is_err());
+    assert!(T::scalar(1.0).try_layer_norm(None, None, 1e-5).is_err());
 }
 
 #[test]

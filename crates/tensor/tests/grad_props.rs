@@ -145,6 +145,28 @@ proptest! {
         check_derivatives(&[a, b], seed, |xs| cond.try_where_cond(&xs[0], &xs[1]))?;
     }
 
+    /// Over the last dimension, with and without weight and bias, inputs of any rank from 1.
+    #[test]
+    fn layer_norm_grads_match_finite_difference(
+        x in shape_at_least_1d(3).prop_flat_map(|s| tensor(s, -2.0, 2.0)),
+        affine in any::<(bool, bool)>(),
+        seed in any::<u64>(),
+    ) {
+        let len = x.shape()[x.ndim() - 1];
+        let mut inputs = vec![x];
+        if affine.0 {
+            inputs.push(weights(&[len], seed ^ 3));
+        }
+        if affine.1 {
+            inputs.push(weights(&[len], seed ^ 4));
+        }
+        check_derivatives(&inputs, seed, |xs| {
+            let w = affine.0.then(|| &xs[1]);
+            let b = affine.1.then(|| &xs[1 + usize::from(affine.0)]);
+            xs[0].try_layer_norm(w, b, 1e-3)
+        })?;
+    }
+
     /// The mask broadcasts to the input (a smaller mask of the pair's other shape).
     #[test]
     fn masked_fill_grad_matches_finite_difference(

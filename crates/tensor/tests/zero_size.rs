@@ -121,6 +121,12 @@ fn movement_ops_with_zero_size_dims() {
         x.scatter_add(1, &Tensor::zeros(&[2, 0]), &T::zeros(&[2, 0]))
     });
     flows(&[1, 0, 3], &[1, 0, 6], |x| T::concat(&[x, x], 2));
+    flows(&[0, 4], &[0, 4], |x| {
+        x.layer_norm(Some(&T::ones(&[4])), None, 1e-5)
+    });
+    flows(&[3, 0], &[3, 0], |x| {
+        x.layer_norm(None, Some(&T::ones(&[0])), 1e-5)
+    });
     flows(&[0], &[2, 0], |x| T::stack(&[x, x], 0));
     flows(&[0], &[0], |x| x.flatten());
     flows(&[0, 3], &[0, 2], |x| {

@@ -273,6 +273,13 @@ pub(super) fn input_grads<T: Element>(
         } => binary(arg, source, &|| Ok(g.clone()), &|| {
             g.try_gather(*dim, index)
         }),
+        // d layer_norm(x, w, b): see twins::layer_norm
+        Op::LayerNorm {
+            args,
+            affine,
+            eps,
+            stats,
+        } => twins::layer_norm(g, args, *affine, *eps, stats),
         // A user's operation: its own rule, checked for one gradient of the right shape per
         // input.
         Op::Custom { op, args } => crate::ops::custom::input_grads(op.as_ref(), args, node, g),

@@ -7,7 +7,7 @@
 use super::rules::{InputGrads, needed};
 use crate::element::Element;
 use crate::error::Result;
-use crate::kernels::{self, elementwise};
+use crate::kernels::{self, Buf, elementwise};
 use crate::layout::Layout;
 use crate::tensor::Tensor;
 
@@ -105,6 +105,74 @@ pub(super) fn softmax<T: Element>(g: &Tensor<T>, y: &Tensor<T>, dim: usize) -> R
         }
         _ => composite(),
     }
+}
+
+/// d layer_norm(x, w, b) over the last dimension, `x̂ = (x - mean) / s`, `s = √(Var + eps)`,
+/// `gw = g · w`: `dx = (gw - mean(gw) - x̂ mean(gw x̂)) / s`, `dw = Σ_rows g x̂`, `db = Σ_rows g`.
+/// `args` is `x`, then the weight and the bias `affine` says there are.
+pub(super) fn layer_norm<T: Element>(
+    g: &Tensor<T>,
+    args: &[Tensor<T>],
+    affine: [bool; 2],
+    eps: T,
+    stats: &[(T, T)],
+) -> Result<InputGrads<T>> {
+    let x = &args[0];
+    let weight = affine[0].then(|| &args[1]);
+    let bias = affine[1].then(|| &args[1 + usize::from(affine[0])]);
+    let len = x.shape()[x.ndim() - 1];
+    let rows = x.numel().checked_div(len).unwrap_or(0);
+    let mut out = InputGrads::new();
+    if !recording()
+        && len > 0
+        && let (Some(gs), Some(xs)) = (g.as_slice(), x.as_slice())
+    {
+        let w = weight
+            .map(|w| w.strided().contiguous("layer_norm"))
+            .transpose()?;
+        let (dx, dw, db) = kernels::norm::backward("layer_norm", gs, xs, len, stats, w.as_deref())?;
+        out.push(
+            x.is_tracked()
+                .then(|| Tensor::constant(dx, Layout::contiguous(x.shape()))),
+        );
+        let vector = |v: Vec<T>| Tensor::constant(Buf::from_vec(v), Layout::contiguous(&[len]));
+        if let Some(w) = weight {
+            out.push(w.is_tracked().then(|| vector(dw)));
+        }
+        if let Some(b) = bias {
+            out.push(b.is_tracked().then(|| vector(db)));
+        }
+        return Ok(out);
+    }
+    let flat = |t: &Tensor<T>| t.try_reshape(&[rows, len]);
+    let (fx, fg) = (flat(x)?, flat(g)?);
+    let centered = fx.try_sub(&fx.try_mean_dim(-1, true)?)?;
+    let scale = centered
+        .try_mul(&centered)?
+        .try_mean_dim(-1, true)?
+        .try_add_scalar(eps)?
+        .try_sqrt()?;
+    let normalized = centered.try_div(&scale)?;
+    out.push(needed(x, || {
+        let gw = match weight {
+            Some(w) => fg.try_mul(w)?,
+            None => fg.clone(),
+        };
+        let along = gw.try_mul(&normalized)?.try_mean_dim(-1, true)?;
+        gw.try_sub(&gw.try_mean_dim(-1, true)?)?
+            .try_sub(&normalized.try_mul(&along)?)?
+            .try_div(&scale)?
+            .try_reshape(x.shape())
+    })?);
+    if let Some(w) = weight {
+        out.push(needed(w, || {
+            fg.try_mul(&normalized)?.try_sum_dims(&[0], false)
+        })?);
+    }
+    if let Some(b) = bias {
+        out.push(needed(b, || fg.try_sum_dims(&[0], false))?);
+    }
+    Ok(out)
 }
 
 /// d sigmoid(x) = g * y * (1 - y), from the result `y`.
@@ -336,6 +404,31 @@ mod tests {
                 (e - f64::from(a)).abs() <= 4.0 * f64::from(f32::EPSILON) * e,
                 "{e} {a}"
             );
+        }
+    }
+
+    #[test]
+    fn layer_norm_twins_agree() {
+        let x = values(&[6, 5], 21).require_grad();
+        let (w, b) = (
+            values(&[5], 22).require_grad(),
+            values(&[5], 23).require_grad(),
+        );
+        let g = values(&[6, 5], 24);
+        for affine in [[true, true], [true, false], [false, true], [false, false]] {
+            let mut args = vec![x.clone()];
+            args.extend(affine[0].then(|| w.clone()));
+            args.extend(affine[1].then(|| b.clone()));
+            let data = x.to_vec();
+            let stats = kernels::norm::row_stats(&data, 5, 1e-5);
+            let (composite, fused) = both(|| layer_norm(&g, &args, affine, 1e-5, &stats));
+            assert_eq!(composite.len(), fused.len());
+            for (c, f) in composite.iter().zip(&fused) {
+                let (c, f) = (c.as_ref().unwrap().to_vec(), f.as_ref().unwrap().to_vec());
+                for (c, f) in c.iter().zip(&f) {
+                    assert!((c - f).abs() <= 1e-13, "{affine:?}: {c} {f}");
+                }
+            }
         }
     }
 

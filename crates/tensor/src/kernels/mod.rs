@@ -5,6 +5,7 @@ pub(crate) mod elementwise;
 pub(crate) mod gelu;
 pub(crate) mod math;
 pub(crate) mod matmul;
+pub(crate) mod norm;
 pub mod pool;
 pub(crate) mod reduce;
 pub(crate) mod select;
@@ -15,9 +16,10 @@ use std::borrow::Cow;
 
 use smallvec::SmallVec;
 
-use crate::element::Scalar;
+use crate::element::{Element, Scalar};
 use crate::error::{Result, TensorError};
 use crate::layout::Layout;
+use crate::threads::{self, Effort};
 
 /// A storage slice and the layout through which it is read.
 #[derive(Clone, Copy)]
@@ -123,6 +125,29 @@ pub(crate) fn zeroed<T: Scalar>(op: &'static str, len: usize) -> Result<Buf<T>> 
             });
         })
     }
+}
+
+/// Rows of at most this many elements in all go to one thread at a time in [`by_rows`].
+const ROWS_PIECE: usize = 1 << 13;
+
+/// A fresh output of `total` elements filled by `body(start, rows)` over pieces of whole rows
+/// of `len`, on the thread pool from [`elementwise::PARALLEL_MIN`] elements.
+pub(crate) fn by_rows<T: Element>(
+    op: &'static str,
+    total: usize,
+    len: usize,
+    body: &(dyn Fn(usize, &mut [T]) + Sync),
+) -> Result<Buf<T>> {
+    let mut out = zeroed(op, total)?;
+    let piece = len * (ROWS_PIECE / len).max(1);
+    if total < elementwise::PARALLEL_MIN {
+        body(0, &mut out);
+    } else {
+        threads::for_each_chunk_with(Effort::Medium, [&mut out[..]], piece, &|start, [rows]| {
+            body(start, rows);
+        });
+    }
+    Ok(out)
 }
 
 /// A row-major copy of the elements of `src`.

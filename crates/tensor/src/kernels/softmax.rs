@@ -1,16 +1,11 @@
 //! The softmax and log-softmax kernels: stable for any magnitude, and defined on fully
 //! masked slices.
 
-use super::elementwise::PARALLEL_MIN;
 use super::reduce::Axis;
-use super::{Buf, buffer, per_type, zeroed};
+use super::{Buf, buffer, by_rows, per_type};
 use crate::element::Element;
 use crate::error::Result;
 use crate::special::exp_f32;
-use crate::threads::{self, Effort};
-
-/// Rows of at most this many elements in all go to one thread at a time.
-const ROWS_PIECE: usize = 1 << 13;
 
 /// `log_softmax` along the middle axis: `x - max - ln(sum(exp(x - max)))`. Subtracting the
 /// maximum keeps every `exp` at most 1, so nothing overflows.
@@ -153,26 +148,6 @@ pub(crate) fn softmax_backward_rows<T: Element>(
 /// A kernel over whole rows of `len`: `(a, b, len, out)`, with `b` empty when it takes one
 /// operand.
 type RowsFn<T> = fn(&[T], &[T], usize, &mut [T]);
-
-/// A fresh output of `total` elements filled by `body(start, rows)` over pieces of whole rows
-/// of `len`, on the thread pool from [`PARALLEL_MIN`] elements.
-fn by_rows<T: Element>(
-    op: &'static str,
-    total: usize,
-    len: usize,
-    body: &(dyn Fn(usize, &mut [T]) + Sync),
-) -> Result<Buf<T>> {
-    let mut out = zeroed(op, total)?;
-    let piece = len * (ROWS_PIECE / len).max(1);
-    if total < PARALLEL_MIN {
-        body(0, &mut out);
-    } else {
-        threads::for_each_chunk_with(Effort::Medium, [&mut out[..]], piece, &|start, [rows]| {
-            body(start, rows);
-        });
-    }
-    Ok(out)
-}
 
 /// The largest element of each column of `slab` (rows of `inner`) into `max`, NaN where a
 /// column has one.

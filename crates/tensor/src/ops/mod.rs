@@ -8,6 +8,7 @@ mod join;
 mod matmul;
 mod movement;
 mod mse;
+pub(crate) mod norm;
 pub(crate) mod operators;
 mod reduce;
 mod unary;
@@ -145,6 +146,14 @@ pub(crate) enum Op<T: Element> {
         args: Vec<Tensor<T>>,
         dim: usize,
     },
+    /// Layer norm over the last dimension of `args[0]`; `args` goes on with the weight and
+    /// the bias that `affine` says it has. `stats` holds each row's mean and `1/√(Var + eps)`.
+    LayerNorm {
+        args: Vec<Tensor<T>>,
+        affine: [bool; 2],
+        eps: T,
+        stats: norm::RowStats<T>,
+    },
     /// A user's operation ([`CustomOp`](crate::CustomOp)).
     Custom {
         op: Arc<dyn custom::CustomOp<T>>,
@@ -279,7 +288,9 @@ macro_rules! inputs_of {
                 bias: Some(bias),
             } => smallvec![input, weight, bias],
             Op::Linear { input, weight, .. } => smallvec![input, weight],
-            Op::Concat { args, .. } | Op::Custom { args, .. } => args.into_iter().collect(),
+            Op::Concat { args, .. } | Op::Custom { args, .. } | Op::LayerNorm { args, .. } => {
+                args.into_iter().collect()
+            }
         }
     };
 }
@@ -348,6 +359,7 @@ impl<T: Element> Op<T> {
             Op::Gather { .. } => "gather",
             Op::ScatterAdd { .. } => "scatter_add",
             Op::Concat { .. } => "concat",
+            Op::LayerNorm { .. } => "layer_norm",
             Op::Custom { op, .. } => op.name(),
         }
     }
