@@ -144,3 +144,39 @@ fn display_aligns_integers() {
         "tensor([], shape=[0], dtype=i64)"
     );
 }
+
+/// `gather` and `scatter_add` against their definitions, written with explicit coordinates,
+/// along every dimension of a 3-D tensor, with index tensors smaller than it elsewhere.
+#[test]
+fn gather_and_scatter_add_follow_their_definitions_in_three_dimensions() {
+    let shape = [2usize, 3, 4];
+    let src = Tensor::<f64>::from_vec((0..24).map(f64::from).collect(), &shape).unwrap();
+    let at = |c: [usize; 3], s: &[usize]| (c[0] * s[1] + c[1]) * s[2] + c[2];
+    for dim in 0..3 {
+        let mut small = [2usize, 2, 3];
+        small[dim] = 5; // longer than the input along dim: repeats
+        let count: usize = small.iter().product();
+        let entries: Vec<i64> = (0..count)
+            .map(|p| ((p * 7 + dim) % shape[dim]) as i64)
+            .collect();
+        let index = I::from_vec(entries.clone(), &small).unwrap();
+        let got = src.gather(dim, &index).to_vec();
+        let ones = Tensor::<f64>::ones(&small);
+        let scattered = Tensor::<f64>::zeros(&shape)
+            .scatter_add(dim, &index, &ones)
+            .to_vec();
+        let mut counts = vec![0.0; 24];
+        for i in 0..small[0] {
+            for j in 0..small[1] {
+                for k in 0..small[2] {
+                    let p = at([i, j, k], &small);
+                    let mut c = [i, j, k];
+                    c[dim] = entries[p] as usize;
+                    assert_eq!(got[p], f64::from(at(c, &shape) as u32), "dim {dim} at {p}");
+                    counts[at(c, &shape)] += 1.0;
+                }
+            }
+        }
+        assert_eq!(scattered, counts, "dim {dim}");
+    }
+}
