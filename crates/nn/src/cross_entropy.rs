@@ -195,20 +195,20 @@ fn targeted<T: Element>(
             size: width,
         });
     }
+    // The target's term is picked, not summed against zero weights: a log-probability of
+    // -inf elsewhere in the row (a masked class) would make 0 · -inf a NaN.
     let eps = options.label_smoothing;
-    let (on, spread) = (T::of_f64(1.0 - eps), T::of_f64(eps / width as f64));
-    let mut weights = vec![T::zero(); rows * width];
-    for (row, &class) in classes.iter().enumerate().filter(|&(_, &c)| !ignored(c)) {
-        let w = &mut weights[row * width..(row + 1) * width];
-        w.fill(spread);
-        // Checked above: not ignored, so in 0..width.
-        w[class as usize] = on + spread;
+    let safe = classes.iter().map(|&c| if ignored(c) { 0 } else { c });
+    let targets = Tensor::from_vec(safe.collect(), &[rows, 1])?;
+    let mut losses = Tensor::zeros(&[rows]);
+    if eps < 1.0 {
+        let picked = log_probs.try_gather(1, &targets)?.try_reshape(&[rows])?;
+        losses = picked.try_mul_scalar(T::of_f64(eps - 1.0))?;
     }
-    let weights = Tensor::from_vec(weights, &[rows, width])?;
-    let mut losses = log_probs
-        .try_mul(&weights)?
-        .try_sum_dim(1, false)?
-        .try_neg()?;
+    if eps > 0.0 {
+        let spread = log_probs.try_sum_dim(1, false)?;
+        losses = losses.try_sub(&spread.try_mul_scalar(T::of_f64(eps / width as f64))?)?;
+    }
     let kept = classes.iter().filter(|&&c| !ignored(c)).count();
     if kept < rows {
         // 0 for an ignored row, even where its log-probabilities are -inf (0 · -inf is NaN).

@@ -10,8 +10,8 @@
 //! let ids = Tensor::<i64>::from_vec(vec![3, 1, 4, 1, 5, 9], &[2, 3])?; // [batch, sequence]
 //! let vectors = embed.forward(&ids);
 //! assert_eq!(vectors.shape(), &[2, 3, 16]);
-//! // Equal ids give equal rows.
-//! assert_eq!(vectors.narrow(1, 1, 1).to_vec(), vectors.narrow(1, 0, 2).narrow(1, 1, 1).to_vec());
+//! // Equal ids give equal rows: id 1 is at [0, 1] and at [1, 0].
+//! assert_eq!(vectors.narrow(0, 0, 1).narrow(1, 1, 1).to_vec(), vectors.narrow(0, 1, 1).narrow(1, 0, 1).to_vec());
 //! # Ok::<(), tensor::TensorError>(())
 //! ```
 

@@ -190,3 +190,40 @@ proptest! {
         check_derivatives(&[x], seed, |xs| try_cross_entropy_with(&xs[0], &classes, options))?;
     }
 }
+
+#[test]
+fn a_masked_class_in_a_kept_row_leaves_the_loss_finite() {
+    // Class 1 is masked out of the first row: its log-probability is -inf. The loss picks the
+    // target's log-probability, as PyTorch does, rather than weighting -inf by 0.
+    let inf = f64::NEG_INFINITY;
+    let x = Tensor::from_vec(vec![0.0, inf, 1.0, 2.0, 0.5, 0.25], &[2, 3])
+        .unwrap()
+        .require_grad();
+    let classes = Tensor::from_slice(&[0, 2]);
+    let lp = log_probs(&x);
+    let none = CrossEntropyOptions {
+        reduction: Reduction::None,
+        ..CrossEntropyOptions::default()
+    };
+    let per_row = try_cross_entropy_with(&x, &classes, none).unwrap().to_vec();
+    assert!((per_row[0] + lp[0][0]).abs() < 1e-15, "{per_row:?}");
+    assert!((per_row[1] + lp[1][2]).abs() < 1e-15, "{per_row:?}");
+    let g = cross_entropy(&x, &classes)
+        .backward()
+        .get(&x)
+        .unwrap()
+        .to_vec();
+    assert!(g.iter().all(|v| v.is_finite()), "{g:?}");
+    assert_eq!(g[1], 0.0);
+    // With smoothing the masked class takes a share of the target: the loss is infinite, as
+    // in PyTorch, not NaN.
+    let smooth = CrossEntropyOptions {
+        label_smoothing: 0.1,
+        ..none
+    };
+    let smoothed = try_cross_entropy_with(&x, &classes, smooth)
+        .unwrap()
+        .to_vec();
+    assert_eq!(smoothed[0], f64::INFINITY);
+    assert!(smoothed[1].is_finite());
+}

@@ -13,15 +13,14 @@ pub(crate) fn sqrt_2_over_pi() -> f64 {
     (2.0 / PI).sqrt()
 }
 
-/// `x Φ(x)` with `Φ(x) = (1 + erf(x/√2)) / 2`, as `x (1 + erf(x/√2)) · 0.5`.
+/// `x Φ(x)` with `Φ(x) = (1 + erf(x/√2)) / 2`, halved before the product so that no `x`
+/// near the largest float overflows; the bits of `x` times [`cdf`].
 #[inline(always)]
 pub(crate) fn exact<T: Element>(x: T) -> T {
-    let cdf = (x * T::of_f64(FRAC_1_SQRT_2)).erf() + T::one();
-    x * cdf * T::of_f64(0.5)
+    x * cdf(x)
 }
 
-/// `Φ(x) = (1 + erf(x/√2)) · 0.5`; `x Φ(x)` has the bits of [`exact`], the halving being
-/// exact.
+/// `Φ(x) = (1 + erf(x/√2)) · 0.5`.
 #[inline(always)]
 pub(crate) fn cdf<T: Element>(x: T) -> T {
     ((x * T::of_f64(FRAC_1_SQRT_2)).erf() + T::one()) * T::of_f64(0.5)

@@ -139,6 +139,9 @@ pub(crate) fn by_rows<T: Element>(
     body: &(dyn Fn(usize, &mut [T]) + Sync),
 ) -> Result<Buf<T>> {
     let mut out = zeroed(op, total)?;
+    if len == 0 {
+        return Ok(out);
+    }
     let piece = len * (ROWS_PIECE / len).max(1);
     if total < elementwise::PARALLEL_MIN {
         body(0, &mut out);
