@@ -3,7 +3,7 @@
 use std::error::Error;
 use std::path::PathBuf;
 
-use crate::support::{self, Long};
+use crate::support::{self, Long, at_least, positive, within};
 
 /// Settings from the command line.
 pub struct Options {
@@ -136,28 +136,4 @@ pub fn parse() -> Result<Options, Box<dyn Error>> {
         return Err(format!("--heads {} must divide --width {}", o.heads, o.width).into());
     }
     Ok(o)
-}
-
-fn at_least(text: &str, min: usize) -> Result<usize, String> {
-    match text.parse::<usize>() {
-        Ok(n) if n >= min => Ok(n),
-        Ok(n) => Err(format!("{n} is below the minimum of {min}")),
-        Err(e) => Err(e.to_string()),
-    }
-}
-
-fn within(text: &str, min: f64, max: f64) -> Result<f64, String> {
-    match text.parse::<f64>() {
-        Ok(v) if (min..=max).contains(&v) => Ok(v),
-        Ok(v) => Err(format!("{v} is outside [{min}, {max}]")),
-        Err(e) => Err(e.to_string()),
-    }
-}
-
-fn positive(text: &str) -> Result<f64, String> {
-    match text.parse::<f64>() {
-        Ok(v) if v > 0.0 && v.is_finite() => Ok(v),
-        Ok(v) => Err(format!("{v} must be positive and finite")),
-        Err(e) => Err(e.to_string()),
-    }
 }

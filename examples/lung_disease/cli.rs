@@ -4,7 +4,7 @@ use std::error::Error;
 use std::path::PathBuf;
 
 use crate::cohort::Person;
-use crate::support::{self, Long};
+use crate::support::{self, Long, at_least};
 
 /// Settings from the command line.
 pub struct Options {
@@ -77,14 +77,6 @@ pub fn parse() -> Result<Options, Box<dyn Error>> {
         }
     }
     Ok(o)
-}
-
-/// A whole number no smaller than `least`.
-fn at_least(text: &str, least: usize) -> Result<usize, String> {
-    match text.parse::<usize>() {
-        Ok(n) if n >= least => Ok(n),
-        _ => Err(format!("must be a whole number of at least {least}")),
-    }
 }
 
 /// `A,B,..`: the hidden layers' widths, each at least 1.

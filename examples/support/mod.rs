@@ -91,6 +91,30 @@ impl Args {
     }
 }
 
+/// A whole number no smaller than `least`, for [`Args::value_with`].
+pub fn at_least(text: &str, least: usize) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if n >= least => Ok(n),
+        _ => Err(format!("must be a whole number of at least {least}")),
+    }
+}
+
+/// A number in `[min, max]`, for [`Args::value_with`].
+pub fn within(text: &str, min: f64, max: f64) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(v) if (min..=max).contains(&v) => Ok(v),
+        _ => Err(format!("must be a number in [{min}, {max}]")),
+    }
+}
+
+/// A finite number above 0, for [`Args::value_with`].
+pub fn positive(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(v) if v > 0.0 && v.is_finite() => Ok(v),
+        _ => Err("must be a finite number above 0".into()),
+    }
+}
+
 /// The error for an argument the example does not take.
 pub fn unexpected(arg: lexopt::Arg<'_>) -> Box<dyn Error> {
     format!("{} (try --help)", arg.unexpected()).into()

@@ -200,15 +200,20 @@ fn targeted<T: Element>(
     let eps = options.label_smoothing;
     let safe = classes.iter().map(|&c| if ignored(c) { 0 } else { c });
     let targets = Tensor::from_vec(safe.collect(), &[rows, 1])?;
-    let mut losses = Tensor::zeros(&[rows]);
-    if eps < 1.0 {
-        let picked = log_probs.try_gather(1, &targets)?.try_reshape(&[rows])?;
-        losses = picked.try_mul_scalar(T::of_f64(eps - 1.0))?;
-    }
-    if eps > 0.0 {
-        let spread = log_probs.try_sum_dim(1, false)?;
-        losses = losses.try_sub(&spread.try_mul_scalar(T::of_f64(eps / width as f64))?)?;
-    }
+    let picked = || -> Result<Tensor<T>> {
+        let target = log_probs.try_gather(1, &targets)?.try_reshape(&[rows])?;
+        target.try_mul_scalar(T::of_f64(eps - 1.0))
+    };
+    let spread = || -> Result<Tensor<T>> {
+        let total = log_probs.try_sum_dim(1, false)?;
+        total.try_mul_scalar(T::of_f64(-eps / width as f64))
+    };
+    // ε = 1 leaves no weight on the target, ε = 0 none on the spread.
+    let mut losses = match (eps < 1.0, eps > 0.0) {
+        (true, true) => picked()?.try_add(&spread()?)?,
+        (true, false) => picked()?,
+        (false, _) => spread()?,
+    };
     let kept = classes.iter().filter(|&&c| !ignored(c)).count();
     if kept < rows {
         // 0 for an ignored row, even where its log-probabilities are -inf (0 · -inf is NaN).

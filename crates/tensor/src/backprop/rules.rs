@@ -118,9 +118,8 @@ pub(super) fn input_grads<T: Element>(
         Op::Clamp { arg: x, min, max } => unary(x, &|| {
             let inside = x
                 .try_ge(&Tensor::scalar(*min))?
-                .to_dtype::<T>()
-                .try_mul(&x.try_le(&Tensor::scalar(*max))?.to_dtype())?;
-            g.try_mul(&inside)
+                .try_and(&x.try_le(&Tensor::scalar(*max))?)?;
+            g.try_mul(&inside.to_dtype())
         }),
         // d (x + c) = g
         Op::AddScalar(x, _) => unary(x, &|| Ok(g.clone())),
@@ -145,11 +144,7 @@ pub(super) fn input_grads<T: Element>(
             &|| g.try_mul(&b.try_mul(&a.try_pow(&b.try_add_scalar(-one)?)?)?),
             &|| {
                 let zero = Tensor::scalar(T::zero());
-                let undefined = a
-                    .try_eq(&zero)?
-                    .to_dtype::<T>()
-                    .try_mul(&b.try_ge(&zero)?.to_dtype())?
-                    .try_ne(&zero)?;
+                let undefined = a.try_eq(&zero)?.try_and(&b.try_ge(&zero)?)?;
                 let slope = node.try_mul(&a.try_ln()?)?;
                 undefined.try_where_cond(&zeros(a.shape())?, &g.try_mul(&slope)?)
             },

@@ -92,19 +92,16 @@ pub(super) fn gelu_tanh<T: Element>(g: &Tensor<T>, x: &Tensor<T>) -> Result<Tens
 /// d softmax(x) = y * (g - sum(g * y)) along `dim`, from the result `y`; the fused twin runs
 /// along contiguous last dimensions, the recorded formula everywhere else.
 pub(super) fn softmax<T: Element>(g: &Tensor<T>, y: &Tensor<T>, dim: usize) -> Result<Tensor<T>> {
-    let composite = || {
-        let total = g.try_mul(y)?.try_sum_dims(&[dim], true)?;
-        g.try_sub(&total)?.try_mul(y)
-    };
-    let last = dim + 1 == y.ndim();
-    match (recording() || !last, g.as_slice(), y.as_slice()) {
-        (false, Some(gs), Some(ys)) => {
-            let len = y.shape()[dim];
-            let data = kernels::softmax::softmax_backward_rows("softmax", gs, ys, len)?;
-            Ok(Tensor::constant(data, Layout::contiguous(y.shape())))
-        }
-        _ => composite(),
+    if !recording()
+        && dim + 1 == y.ndim()
+        && let (Some(gs), Some(ys)) = (g.as_slice(), y.as_slice())
+    {
+        let len = y.shape()[dim];
+        let data = kernels::softmax::softmax_backward_rows("softmax", gs, ys, len)?;
+        return Ok(Tensor::constant(data, Layout::contiguous(y.shape())));
     }
+    let total = g.try_mul(y)?.try_sum_dims(&[dim], true)?;
+    g.try_sub(&total)?.try_mul(y)
 }
 
 /// d layer_norm(x, w, b) over the last dimension, `x̂ = (x - mean) / s`, `s = √(Var + eps)`,

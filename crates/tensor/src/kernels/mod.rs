@@ -57,14 +57,10 @@ impl<'a, T: Scalar> Strided<'a, T> {
 
 /// The one of `for_f32` and `for_f64` whose type is `R`: how a kernel picks the routine or
 /// the state of an element type without the element trait naming them. `R` is always one of
-/// the two, since [`Element`](crate::Element) is sealed to `f32` and `f64`; the comparison of types is made
-/// at compile time.
+/// the two, since [`Element`](crate::Element) is sealed to `f32` and `f64`; the comparison of
+/// types is made at compile time.
 pub(crate) fn per_type<R: Copy + 'static>(for_f32: impl Any, for_f64: impl Any) -> R {
-    let candidates: [&dyn Any; 2] = [&for_f32, &for_f64];
-    *candidates
-        .into_iter()
-        .find_map(|candidate| candidate.downcast_ref::<R>())
-        .expect("internal: an element type is f32 or f64")
+    pick(&[&for_f32, &for_f64])
 }
 
 /// As [`per_type`], over every [`Scalar`] type.
@@ -73,9 +69,13 @@ pub(crate) fn per_scalar<R: Copy + 'static>(
     for_f64: impl Any,
     for_i64: impl Any,
 ) -> R {
-    let candidates: [&dyn Any; 3] = [&for_f32, &for_f64, &for_i64];
+    pick(&[&for_f32, &for_f64, &for_i64])
+}
+
+/// The candidate of type `R`.
+fn pick<R: Copy + 'static>(candidates: &[&dyn Any]) -> R {
     *candidates
-        .into_iter()
+        .iter()
         .find_map(|candidate| candidate.downcast_ref::<R>())
         .expect("internal: a scalar type is f32, f64 or i64")
 }

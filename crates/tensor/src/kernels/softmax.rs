@@ -52,9 +52,7 @@ pub(crate) fn log_softmax<T: Element>(op: &'static str, data: &[T], axis: Axis) 
 /// the same bits, without its per-column bookkeeping.
 fn log_softmax_rows<T: Element>(data: &[T], len: usize, mut out: Buf<T>) -> Result<Buf<T>> {
     for row in data.chunks_exact(len) {
-        let max = row[1..]
-            .iter()
-            .fold(row[0], |m, &v| if v > m || v.is_nan() { v } else { m });
+        let max = row_max(row);
         if max == T::neg_infinity() {
             // Fully masked, as in the general path.
             out.extend(row.iter().map(|_| max));

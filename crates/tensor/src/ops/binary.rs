@@ -48,6 +48,11 @@ impl<T: Scalar> Tensor<T> {
 }
 
 impl Tensor<i64> {
+    /// 1 where both masks are non-zero, 0 elsewhere, broadcasting.
+    pub(crate) fn try_and(&self, rhs: &Tensor<i64>) -> Result<Tensor<i64>> {
+        self.try_compare(rhs, "and", |a, b| a != 0 && b != 0)
+    }
+
     /// Elements of `on_true` where this mask is non-zero, else of `on_false`; the three
     /// broadcast together. Differentiable in `on_true` and `on_false` (the gradient goes to
     /// the selected side); the mask is a constant. Comparisons make such masks.
