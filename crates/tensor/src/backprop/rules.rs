@@ -10,6 +10,7 @@ use crate::kernels::Buf;
 use crate::kernels::reduce::Extreme;
 use crate::layout::Layout;
 use crate::ops::Op;
+use crate::ops::conv;
 use crate::shape::Dims;
 use crate::tensor::Tensor;
 
@@ -219,6 +220,53 @@ pub(super) fn input_grads<T: Element>(
             weight,
             bias,
         } => twins::linear(input, weight, bias.as_ref(), g),
+        // d conv(x, W, b) = conv_transpose(g, W), weight_grad(x, g), Σ g over batch and positions
+        Op::Conv2d {
+            input,
+            weight,
+            bias,
+            geometry,
+        } => {
+            let geometry = &**geometry;
+            let mut grads: InputGrads<T> = smallvec![
+                needed(input, || conv::adjoint(geometry, g, weight, None))?,
+                needed(weight, || conv::weight_grad(geometry, input, g))?,
+            ];
+            if let Some(bias) = bias {
+                grads.push(needed(bias, || g.try_sum_dims(&[0, 2, 3], false))?);
+            }
+            Ok(grads)
+        }
+        // d conv_transpose(u, W, b) = conv(g, W), weight_grad(g, u), Σ g over batch and
+        // positions: ⟨conv_transpose(u, W), g⟩ = ⟨u, conv(g, W)⟩
+        Op::ConvTranspose2d {
+            input,
+            weight,
+            bias,
+            geometry,
+        } => {
+            let geometry = &**geometry;
+            let mut grads: InputGrads<T> = smallvec![
+                needed(input, || conv::convolve(geometry, g, weight, None))?,
+                needed(weight, || conv::weight_grad(geometry, g, input))?,
+            ];
+            if let Some(bias) = bias {
+                grads.push(needed(bias, || g.try_sum_dims(&[0, 2, 3], false))?);
+            }
+            Ok(grads)
+        }
+        // d weight_grad(x, gy) = conv_transpose(gy, g), conv(x, g):
+        // ⟨weight_grad(x, gy), g⟩ = ⟨conv(x, g), gy⟩ = ⟨x, conv_transpose(gy, g)⟩
+        Op::Conv2dWeight {
+            input,
+            grad: gy,
+            geometry,
+        } => {
+            let geometry = &**geometry;
+            binary(input, gy, &|| conv::adjoint(geometry, gy, g, None), &|| {
+                conv::convolve(geometry, input, g, None)
+            })
+        }
         // d reshape(x) = g reshaped back
         Op::Reshape(arg) => unary(arg, &|| g.try_reshape(arg.shape())),
         // d permute(x, p) = permute(g, p⁻¹)

@@ -1,6 +1,7 @@
 //! CPU kernels. They work on storage slices seen through a [`Layout`] and always write a
 //! fresh row-major buffer; they know nothing of graphs.
 
+pub(crate) mod conv;
 pub(crate) mod elementwise;
 pub(crate) mod gelu;
 pub(crate) mod math;

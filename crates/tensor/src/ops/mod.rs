@@ -2,6 +2,7 @@
 //! gradient rules live in `backprop/rules.rs`, in one exhaustive match over [`Op`].
 
 mod binary;
+pub(crate) mod conv;
 pub(crate) mod custom;
 mod index;
 mod join;
@@ -18,6 +19,7 @@ use std::sync::Arc;
 use smallvec::{SmallVec, smallvec};
 
 use crate::element::Element;
+use crate::kernels::conv::Geometry;
 use crate::kernels::reduce::Extreme;
 use crate::mode::is_grad_enabled;
 use crate::shape::Dims;
@@ -105,6 +107,28 @@ pub(crate) enum Op<T: Element> {
         input: Tensor<T>,
         weight: Tensor<T>,
         bias: Option<Tensor<T>>,
+    },
+    /// A 2-D convolution of `input` with `weight` (plus `bias`), of a fixed geometry.
+    Conv2d {
+        input: Tensor<T>,
+        weight: Tensor<T>,
+        bias: Option<Tensor<T>>,
+        geometry: Arc<Geometry>,
+    },
+    /// The adjoint in its input of the convolution of `geometry`, applied to `input` (shaped
+    /// as that convolution's output), plus `bias`: the transposed convolution.
+    ConvTranspose2d {
+        input: Tensor<T>,
+        weight: Tensor<T>,
+        bias: Option<Tensor<T>>,
+        geometry: Arc<Geometry>,
+    },
+    /// The weight gradient of the convolution of `geometry`, from its `input` and the
+    /// gradient `grad` of its output.
+    Conv2dWeight {
+        input: Tensor<T>,
+        grad: Tensor<T>,
+        geometry: Arc<Geometry>,
     },
     // Movement: views or copies that rearrange elements without arithmetic.
     Reshape(Tensor<T>),
@@ -281,7 +305,36 @@ macro_rules! inputs_of {
                 arg: lhs,
                 source: rhs,
                 ..
+            }
+            | Op::Conv2dWeight {
+                input: lhs,
+                grad: rhs,
+                ..
+            }
+            | Op::Conv2d {
+                input: lhs,
+                weight: rhs,
+                bias: None,
+                ..
+            }
+            | Op::ConvTranspose2d {
+                input: lhs,
+                weight: rhs,
+                bias: None,
+                ..
             } => smallvec![lhs, rhs],
+            Op::Conv2d {
+                input,
+                weight,
+                bias: Some(bias),
+                ..
+            }
+            | Op::ConvTranspose2d {
+                input,
+                weight,
+                bias: Some(bias),
+                ..
+            } => smallvec![input, weight, bias],
             Op::Linear {
                 input,
                 weight,
@@ -350,6 +403,9 @@ impl<T: Element> Op<T> {
             Op::Mse { .. } => "mse",
             Op::Matmul(..) => "matmul",
             Op::Linear { .. } => "linear",
+            Op::Conv2d { .. } => "conv2d",
+            Op::ConvTranspose2d { .. } => "conv_transpose2d",
+            Op::Conv2dWeight { .. } => "conv2d_weight",
             Op::Reshape(_) => "reshape",
             Op::Permute { .. } => "permute",
             Op::BroadcastTo(_) => "broadcast_to",

@@ -223,3 +223,67 @@ unsafe fn gemm<T: Element>(product: Product<'_, T>) {
     // SAFETY: the same contract.
     unsafe { split::gemm_cut(product, (parts, by_rows), effort) };
 }
+
+/// A matrix for [`product_here`]: its first element and the distances between its rows and
+/// between its columns, in elements.
+#[derive(Clone, Copy)]
+pub(crate) struct MatrixRef<T> {
+    pub(crate) ptr: *const T,
+    pub(crate) row_stride: usize,
+    pub(crate) col_stride: usize,
+}
+
+/// `dst = a · b`, or `dst += a · b` when `accumulate`, for an `m × k` matrix `a` and a `k × n`
+/// matrix `b`, into `m` rows of `n` elements `dst_row_stride` apart; on the calling thread
+/// (for kernels that give whole products to threads themselves, such as convolution's).
+/// The bits depend on the dimensions and the layouts only.
+///
+/// # Safety
+/// `dst` must be valid for writing (and, when accumulating, reading) the `m × n` block, and
+/// not overlap the operands, whose every element must be readable; `k > 0`.
+pub(crate) unsafe fn product_here<T: Element>(
+    dst: *mut T,
+    dst_row_stride: usize,
+    dims: (usize, usize, usize),
+    a: MatrixRef<T>,
+    b: MatrixRef<T>,
+    accumulate: bool,
+) {
+    let operand = |x: MatrixRef<T>| Operand {
+        ptr: x.ptr,
+        col_stride: x.col_stride as isize,
+        row_stride: x.row_stride as isize,
+    };
+    let (a, b) = (operand(a), operand(b));
+    let (m, k, n) = dims;
+    if !accumulate {
+        let product = Product {
+            dst,
+            dst_row_stride,
+            dims,
+            a,
+            b,
+            bias: None,
+        };
+        // SAFETY: the caller's contract.
+        return unsafe {
+            if m.saturating_mul(k).saturating_mul(n) <= tiny::TINY {
+                tiny::tiny(product)
+            } else {
+                kernel::block(product)
+            }
+        };
+    }
+    // Computed as the column-major Cᵀ = Bᵀ Aᵀ, the orientation the kernels prefer.
+    // SAFETY: the caller's contract.
+    unsafe {
+        kernel::kernel(
+            dst,
+            (dst_row_stride as isize, 1),
+            (n, k, m),
+            b.transposed(),
+            a.transposed(),
+            true,
+        );
+    }
+}
