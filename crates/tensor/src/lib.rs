@@ -131,6 +131,7 @@ pub use kernels::pool::{cached_buffer_bytes, release_cached_buffers};
 pub use mode::{detect_anomaly, enable_grad, is_anomaly_enabled, is_grad_enabled, no_grad};
 pub use ops::conv::{Conv1dParams, Conv2dParams, ConvTranspose2dParams, Pair};
 pub use ops::custom::CustomOp;
+pub use ops::pool::Pool2dParams;
 pub use parameter::{ParamId, Parameter};
 pub use shape::Dim;
 pub use tensor::{Tensor, TensorId};

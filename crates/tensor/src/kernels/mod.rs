@@ -11,6 +11,7 @@ pub mod pool;
 pub(crate) mod reduce;
 pub(crate) mod select;
 pub(crate) mod softmax;
+pub(crate) mod window;
 
 use std::any::Any;
 use std::borrow::Cow;

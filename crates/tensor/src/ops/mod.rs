@@ -11,6 +11,7 @@ mod movement;
 mod mse;
 pub(crate) mod norm;
 pub(crate) mod operators;
+pub(crate) mod pool;
 mod reduce;
 mod unary;
 
