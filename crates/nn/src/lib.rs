@@ -1,7 +1,9 @@
 //! Neural-network building blocks on top of the `tensor` crate: the [`Module`] trait,
 //! [`Dense`] layers (sigmoid by default) and [`Mlp`]s, [`Sequential`], activations,
-//! [`Embedding`], [`LayerNorm`], [`MultiHeadAttention`], [`Dropout`] with a train/eval mode
-//! ([`Module::train`], [`Module::eval`]), initialisation schemes ([`init`]), losses (among
+//! [`Embedding`], [`LayerNorm`], [`MultiHeadAttention`], convolution and pooling layers
+//! ([`Conv1d`], [`Conv2d`], [`MaxPool2d`], [`AvgPool2d`], [`Flatten`]), [`BatchNorm1d`] and
+//! [`BatchNorm2d`], [`Dropout`] with a train/eval mode ([`Module::train`],
+//! [`Module::eval`]), initialisation schemes ([`init`]), losses (among
 //! them cross-entropy against integer class labels), and safetensors checkpoints.
 //!
 //! ```
@@ -32,7 +34,9 @@
 
 mod activation;
 mod attention;
+mod batch_norm;
 mod checkpoint;
+mod conv;
 mod cross_entropy;
 mod dense;
 mod dropout;
@@ -41,13 +45,16 @@ pub mod init;
 mod loss;
 mod module;
 mod norm;
+mod pool;
 
 pub use activation::Activation;
 pub use attention::{MultiHeadAttention, causal_mask, scaled_dot_product_attention};
+pub use batch_norm::{BatchNorm1d, BatchNorm2d};
 pub use checkpoint::{
     CheckpointError, Mismatch, StoredTensor, load, load_from_bytes, load_tensors, read_metadata,
     save, save_tensors, save_with_metadata,
 };
+pub use conv::{Conv1d, Conv2d};
 pub use cross_entropy::{
     CrossEntropyOptions, cross_entropy, try_cross_entropy, try_cross_entropy_probs,
     try_cross_entropy_with, try_nll_loss,
@@ -61,3 +68,4 @@ pub use loss::{
 };
 pub use module::{Module, Sequential, prefixed_by_name};
 pub use norm::{LayerNorm, layer_norm};
+pub use pool::{AvgPool2d, Flatten, MaxPool2d};

@@ -42,6 +42,14 @@ pub trait Module<T: Element = f32, X: ?Sized = Tensor<T>>: Send + Sync {
     /// The names key checkpoints, so they are stable for a given architecture.
     fn named_parameters(&self) -> Vec<(String, Parameter<T>)>;
 
+    /// State that is saved with the parameters but not trained (a batch norm's running
+    /// statistics), with its path as in [`named_parameters`](Module::named_parameters).
+    /// Checkpoints hold both lists. None by default: a module that holds layers with
+    /// buffers lists theirs, as [`Sequential`] does.
+    fn named_buffers(&self) -> Vec<(String, Parameter<T>)> {
+        Vec::new()
+    }
+
     /// Every trainable parameter (shared handles: an optimizer holding them updates the
     /// module).
     fn parameters(&self) -> Vec<Parameter<T>> {
@@ -87,6 +95,10 @@ macro_rules! forwarding_modules {
 
             fn named_parameters(&self) -> Vec<(String, Parameter<T>)> {
                 (**self).named_parameters()
+            }
+
+            fn named_buffers(&self) -> Vec<(String, Parameter<T>)> {
+                (**self).named_buffers()
             }
 
             fn set_training(&self, training: bool) {
@@ -154,6 +166,10 @@ impl<T: Element> Module<T> for Sequential<T> {
         prefixed(self.layers.iter().map(|layer| layer.named_parameters()))
     }
 
+    fn named_buffers(&self) -> Vec<(String, Parameter<T>)> {
+        prefixed(self.layers.iter().map(|layer| layer.named_buffers()))
+    }
+
     fn set_training(&self, training: bool) {
         for layer in &self.layers {
             layer.set_training(training);
@@ -198,4 +214,13 @@ pub fn prefixed_by_name<T: Element, N: std::fmt::Display>(
                 .map(move |(name, p)| (format!("{prefix}.{name}"), p))
         })
         .collect()
+}
+
+/// Everything a checkpoint of `model` holds: its parameters, then its buffers.
+pub(crate) fn state_of<T: Element, X: ?Sized, M: Module<T, X> + ?Sized>(
+    model: &M,
+) -> Vec<(String, Parameter<T>)> {
+    let mut state = model.named_parameters();
+    state.extend(model.named_buffers());
+    state
 }

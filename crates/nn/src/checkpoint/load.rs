@@ -60,7 +60,7 @@ fn load_bytes<T: Element, X: ?Sized, M: Module<T, X> + ?Sized>(
     path: &Path,
 ) -> Result<(), CheckpointError> {
     let file = read::parse(bytes).map_err(|e| CheckpointError::format(path, e))?;
-    let params = model.named_parameters();
+    let params = crate::module::state_of(model);
     let mut problems = Vec::new();
     let mut found = Vec::with_capacity(params.len());
     for (name, param) in &params {

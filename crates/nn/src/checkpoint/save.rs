@@ -48,7 +48,7 @@ fn encode<T: Element, X: ?Sized, M: Module<T, X> + ?Sized>(
     metadata: &[(&str, &str)],
     path: &Path,
 ) -> Result<Vec<u8>, CheckpointError> {
-    let params = model.named_parameters();
+    let params = crate::module::state_of(model);
     let entries = params
         .iter()
         .map(|(name, param)| (name.as_str(), Entry::of(&param.tensor())));
