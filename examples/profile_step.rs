@@ -5,8 +5,8 @@
 //! perf record -g ./target/profiling/examples/profile_step mlp 2000
 //! ```
 //!
-//! The first argument picks the workload (`mlp`, the default, `neuron`, `wide` or
-//! `transformer`), the second the number of steps (default 1000), the third how an MLP step is
+//! The first argument picks the workload (`mlp`, the default, `neuron`, `wide`,
+//! `transformer` or `lenet`), the second the number of steps (default 1000), the third how an MLP step is
 //! written (`natural`, the default, `modules` or `fastest`).
 
 #[path = "../benches/common/mod.rs"]
@@ -15,6 +15,7 @@ mod support;
 
 use std::error::Error;
 
+use common::lenet::LenetStep;
 use common::transformer::TransformerStep;
 use common::{MlpStep, Way};
 
@@ -24,8 +25,8 @@ usage: profile_step [WORKLOAD [STEPS [WAY]]]
 Runs one workload's training step STEPS times and prints the time per step, for a profiler.
 
 arguments:
-  WORKLOAD     mlp (784-256-256-10), neuron (4-1), wide (1024-1024-1024-10) or transformer
-               (the char_lm example's step); default mlp
+  WORKLOAD     mlp (784-256-256-10), neuron (4-1), wide (1024-1024-1024-10), transformer
+               (the char_lm example's step) or lenet (LeNet-5, batch 64); default mlp
   STEPS        how many steps (default 1000)
   WAY          natural, modules or fastest, for the MLPs (default natural)
   -h, --help   this text";
@@ -60,16 +61,17 @@ fn parse_args() -> Result<(Step, u32), Box<dyn Error>> {
         }
     }
     let text = |i: usize| positional.get(i).map(String::as_str);
-    // `None`: the transformer, which has one way.
-    let workload: Option<fn(Way) -> MlpStep> = match text(0).unwrap_or("mlp") {
-        "mlp" => Some(common::mlp),
-        "neuron" => Some(common::neuron),
-        "wide" => Some(common::wide_mlp),
-        "transformer" => None,
+    // `Err`: the transformer or LeNet-5, which have one way each.
+    let workload: Result<fn(Way) -> MlpStep, &str> = match text(0).unwrap_or("mlp") {
+        "mlp" => Ok(common::mlp),
+        "neuron" => Ok(common::neuron),
+        "wide" => Ok(common::wide_mlp),
+        name @ ("transformer" | "lenet") => Err(name),
         other => {
-            return Err(
-                format!("WORKLOAD {other:?}: expected mlp, neuron, wide or transformer").into(),
-            );
+            return Err(format!(
+                "WORKLOAD {other:?}: expected mlp, neuron, wide, transformer or lenet"
+            )
+            .into());
         }
     };
     let steps = match text(1) {
@@ -87,11 +89,15 @@ fn parse_args() -> Result<(Step, u32), Box<dyn Error>> {
             .ok_or_else(|| format!("WAY {name:?}: expected natural, modules or fastest"))?,
     };
     Ok(match workload {
-        Some(make) => {
+        Ok(make) => {
             let mut work = make(way);
             (Box::new(move || work.step()), steps)
         }
-        None => {
+        Err("lenet") => {
+            let mut work = LenetStep::new(5);
+            (Box::new(move || work.step()), steps)
+        }
+        Err(_) => {
             let mut work = TransformerStep::new(5);
             (Box::new(move || work.step()), steps)
         }

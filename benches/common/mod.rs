@@ -15,6 +15,7 @@ use surefire::nn::{Activation, Dense, Module, Sequential, mse_loss};
 use surefire::optim::{Optimizer, Sgd};
 use surefire::tensor::{Parameter, Tensor};
 
+pub mod lenet;
 pub mod transformer;
 
 /// How a training step is written.

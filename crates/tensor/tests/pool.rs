@@ -152,8 +152,9 @@ proptest! {
         let y = match x.try_max_pool2d(p) {
             // A dilated window can fall between the values of a padded input: an error, where
             // the definition has the maximum of nothing.
+            // (a geometric error, raised for an empty batch too).
             Err(e) if e.to_string().contains("covers no value") => {
-                prop_assert!(expected.contains(&f64::NEG_INFINITY));
+                prop_assert!(expected.contains(&f64::NEG_INFINITY) || x.numel() == 0);
                 return Ok(());
             }
             y => y.unwrap(),

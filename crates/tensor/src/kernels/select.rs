@@ -83,6 +83,17 @@ fn for_each_target(
     mut visit: impl FnMut(usize, usize),
 ) {
     let ndim = shape.len();
+    if ndim > 0 && dim == ndim - 1 && index_shape[..dim] == shape[..dim] {
+        // Along the last dimension, with the leading ones whole (a pool's windows, a loss's
+        // targets): row by row.
+        let (len, picked) = (shape[dim], index_shape[dim]);
+        for (row, chunk) in positions.chunks(picked.max(1)).enumerate() {
+            for (k, &at) in chunk.iter().enumerate() {
+                visit(row * picked + k, row * len + at);
+            }
+        }
+        return;
+    }
     let mut strides = vec![1; ndim];
     for d in (0..ndim.saturating_sub(1)).rev() {
         strides[d] = strides[d + 1] * shape[d + 1];

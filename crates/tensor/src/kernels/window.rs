@@ -1,7 +1,7 @@
 //! Windows over the planes of an NCHW tensor, for max pooling: where each window's maximum
 //! lies.
 
-use super::conv::Geometry;
+use super::conv::{Geometry, Span};
 use crate::element::Element;
 use crate::error::{Result, TensorError};
 use crate::threads::{self, Effort};
@@ -26,52 +26,34 @@ pub(crate) fn max_positions<T: Element>(
     let [oh, ow] = g.output;
     let [kh, kw] = g.kernel;
     assert_eq!(x.len(), planes * h * w);
-    let mut out = vec![0i64; planes * oh * ow];
-    let empty = std::sync::atomic::AtomicBool::new(false);
-    let search = |start: usize, piece: &mut [i64]| {
-        for (at, slot) in piece.iter_mut().enumerate() {
-            let index = start + at;
-            let (plane, p) = (index / (oh * ow), index % (oh * ow));
-            let (r, c) = (p / ow, p % ow);
-            let values = &x[plane * h * w..][..h * w];
-            let mut best: Option<(usize, T)> = None;
-            for i in 0..kh {
-                let ih = (r * g.stride[0] + i * g.dilation[0]) as isize - g.padding[0] as isize;
-                if !(0..h as isize).contains(&ih) {
-                    continue;
-                }
-                for j in 0..kw {
-                    let iw = (c * g.stride[1] + j * g.dilation[1]) as isize - g.padding[1] as isize;
-                    if !(0..w as isize).contains(&iw) {
-                        continue;
-                    }
-                    let position = ih as usize * w + iw as usize;
-                    let v = values[position];
-                    let better = match best {
-                        None => true,
-                        Some((_, b)) => !b.is_nan() && (v.is_nan() || v > b),
-                    };
-                    if better {
-                        best = Some((position, v));
-                    }
-                }
-            }
-            match best {
-                Some((position, _)) => *slot = position as i64,
-                None => empty.store(true, std::sync::atomic::Ordering::Relaxed),
-            }
-        }
+    // From the buffer cache, to which the index tensor returns it: a fresh allocation of
+    // this size costs a page fault per page written.
+    let mut out = super::buffer::<i64>(op, planes * oh * ow)?.into_vec();
+    out.resize(planes * oh * ow, 0);
+    let span = |d: usize, tap: usize| {
+        Span::new(
+            tap,
+            (g.stride[d], g.padding[d], g.dilation[d]),
+            g.input[d],
+            g.output[d],
+        )
     };
-    let taps = out.len() * kh * kw;
-    if taps < PARALLEL_MIN {
-        search(0, &mut out);
-    } else {
-        let piece = (PARALLEL_MIN / (kh * kw)).max(1);
-        threads::for_each_chunk_with(Effort::Medium, [&mut out[..]], piece, &|start, [piece]| {
-            search(start, piece);
-        });
-    }
-    if empty.into_inner() {
+    let rows: Vec<Span> = (0..kh).map(|i| span(0, i)).collect();
+    let columns: Vec<Span> = (0..kw).map(|j| span(1, j)).collect();
+    // Each output row's (and column's) taps inside the input: a range of kernel indices.
+    let range = |spans: &[Span], o: usize| {
+        let inside = |s: &Span| (s.lo..s.hi).contains(&o);
+        let lo = spans.iter().position(inside).unwrap_or(0);
+        let hi = spans.iter().rposition(inside).map_or(0, |i| i + 1);
+        (lo, hi)
+    };
+    let row_ranges: Vec<(usize, usize)> = (0..oh).map(|r| range(&rows, r)).collect();
+    let column_ranges: Vec<(usize, usize)> = (0..ow).map(|q| range(&columns, q)).collect();
+    if row_ranges
+        .iter()
+        .chain(&column_ranges)
+        .any(|(lo, hi)| lo >= hi)
+    {
         return Err(TensorError::invalid(
             op,
             format!(
@@ -81,5 +63,142 @@ pub(crate) fn max_positions<T: Element>(
             ),
         ));
     }
+    let search = |first: usize, piece: &mut [i64]| {
+        for (k, out) in piece.chunks_mut(oh * ow).enumerate() {
+            let values = &x[(first + k) * h * w..][..h * w];
+            plane(values, g, &row_ranges, &column_ranges, out);
+        }
+    };
+    let taps = out.len() * kh * kw;
+    if taps < PARALLEL_MIN || oh * ow == 0 {
+        search(0, &mut out);
+    } else {
+        let per_piece = (PARALLEL_MIN / (kh * kw * oh * ow)).max(1) * oh * ow;
+        threads::for_each_chunk_with(
+            Effort::Medium,
+            [&mut out[..]],
+            per_piece,
+            &|start, [piece]| {
+                search(start / (oh * ow), piece);
+            },
+        );
+    }
     Ok(out)
+}
+
+/// The windows of one plane (`values`, `g.input`): for output `(r, q)`, the position of the
+/// largest of its taps inside the input, the kernel rows `row_ranges[r]` by the kernel
+/// columns `column_ranges[q]` (none is empty). A NaN beats everything and is never beaten,
+/// and the first of equal values stays.
+fn plane<T: Element>(
+    values: &[T],
+    g: &Geometry,
+    row_ranges: &[(usize, usize)],
+    column_ranges: &[(usize, usize)],
+    out: &mut [i64],
+) {
+    let w = g.input[1];
+    let ([sh, sw], [ph, pw], [dh, dw]) = (g.stride, g.padding, g.dilation);
+    let ow = column_ranges.len();
+    for (r, (&rows, out)) in row_ranges.iter().zip(out.chunks_mut(ow)).enumerate() {
+        let top = (r * sh) as isize - ph as isize;
+        for (q, (&columns, slot)) in column_ranges.iter().zip(out.iter_mut()).enumerate() {
+            let corner = top * w as isize + (q * sw) as isize - pw as isize;
+            let taps = Taps {
+                corner,
+                w,
+                dilation: (dh, dw),
+            };
+            // The common windows, 2×2 and 3×3 inside the input, with their loops unrolled.
+            *slot = match (rows, columns) {
+                ((0, 2), (0, 2)) => taps.argmax::<2, 2, T>(values),
+                ((0, 3), (0, 3)) => taps.argmax::<3, 3, T>(values),
+                _ => taps.argmax_in(values, rows, columns),
+            } as i64;
+        }
+    }
+}
+
+/// One window: the index of its kernel's first tap (which may lie in the padding), the row
+/// length and the dilation.
+struct Taps {
+    corner: isize,
+    w: usize,
+    dilation: (usize, usize),
+}
+
+impl Taps {
+    fn at(&self, i: usize, j: usize) -> usize {
+        (self.corner + (i * self.dilation.0 * self.w + j * self.dilation.1) as isize) as usize
+    }
+
+    /// The position of the largest of the taps `0..KH` by `0..KW`, all inside the input.
+    #[inline(always)]
+    fn argmax<const KH: usize, const KW: usize, T: Element>(&self, values: &[T]) -> usize {
+        let mut best = Best::new(self.at(0, 0));
+        for i in 0..KH {
+            for j in 0..KW {
+                best.see(values, self.at(i, j));
+            }
+        }
+        best.position()
+    }
+
+    /// The same over the kernel rows `rows` by the kernel columns `columns`.
+    fn argmax_in<T: Element>(
+        &self,
+        values: &[T],
+        (i_lo, i_hi): (usize, usize),
+        (j_lo, j_hi): (usize, usize),
+    ) -> usize {
+        let mut best = Best::new(self.at(i_lo, j_lo));
+        for i in i_lo..i_hi {
+            for j in j_lo..j_hi {
+                best.see(values, self.at(i, j));
+            }
+        }
+        best.position()
+    }
+}
+
+/// A window's search so far: the largest value and where it is, and where the first NaN is.
+/// A NaN beats everything and is never beaten; of equal values the first stays. Every update
+/// is a select, with no branch to mispredict (which tap wins is a coin toss): the maximum a
+/// `maxss`, the positions conditional moves.
+struct Best<T> {
+    value: T,
+    at: usize,
+    nan: usize,
+}
+
+impl<T: Element> Best<T> {
+    /// Nothing seen; `first` (the first tap) is where a window of `-∞` has its maximum.
+    #[inline(always)]
+    fn new(first: usize) -> Self {
+        Best {
+            value: T::neg_infinity(),
+            at: first,
+            nan: usize::MAX,
+        }
+    }
+
+    #[inline(always)]
+    fn see(&mut self, values: &[T], position: usize) {
+        let v = values[position];
+        let larger = v > self.value;
+        self.value = if larger { v } else { self.value };
+        self.at = if larger { position } else { self.at };
+        #[allow(clippy::eq_op)]
+        let first_nan = (v != v) & (self.nan == usize::MAX);
+        self.nan = if first_nan { position } else { self.nan };
+    }
+
+    #[inline(always)]
+    fn position(&self) -> usize {
+        if self.nan != usize::MAX {
+            self.nan
+        } else {
+            self.at
+        }
+    }
 }

@@ -278,14 +278,19 @@ pub(crate) fn element_positions(
     dim: usize,
     size: usize,
 ) -> Result<Vec<usize>> {
-    let mut positions = Vec::with_capacity(index.numel());
     let mut bad = None;
-    index.for_each_value(|_, i| match usize::try_from(i) {
-        Ok(at) if at < size => positions.push(at),
-        _ => {
-            bad.get_or_insert(i);
-        }
-    });
+    let positions = index
+        .strided()
+        .contiguous(name)?
+        .iter()
+        .map(|&i| match usize::try_from(i) {
+            Ok(at) if at < size => at,
+            _ => {
+                bad.get_or_insert(i);
+                0
+            }
+        })
+        .collect();
     match bad {
         Some(index) => Err(TensorError::IndexOutOfRange {
             op: name,
