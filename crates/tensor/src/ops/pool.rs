@@ -217,14 +217,7 @@ impl<T: Element> Tensor<T> {
     pub fn try_max_pool2d(&self, params: Pool2dParams) -> Result<Tensor<T>> {
         let name = "max_pool2d";
         let g = windows(name, self, &params)?;
-        let t0 = std::time::Instant::now();
-        let xc = self.strided().contiguous(name)?;
-        let t1 = t0.elapsed();
-        let positions = window::max_positions(name, &g, &xc)?;
-        let t2 = t0.elapsed();
-        if std::env::var("TMP_T").is_ok() {
-            eprintln!("contig {t1:?} positions {t2:?}");
-        }
+        let positions = window::max_positions(name, &g, &self.strided().contiguous(name)?)?;
         let [n, c, h, w] = g.input_shape();
         let [oh, ow] = g.output;
         let index = Tensor::<i64>::from_vec(positions, &[n, c, oh * ow])?;
