@@ -7,6 +7,7 @@
 //!   `neuron 4-1 b16` and `wide mlp 1024-1024-1024-10 b256`, and the first one's backward
 //!   pass alone;
 //! - the `char_lm` example's transformer training step, `transformer b16 L64 w128`;
+//! - the LeNet-5 training step, `lenet5 b64`;
 //! - elementwise ops contiguous and broadcast, reductions, and anomaly mode on and off.
 //!
 //! `cargo run --release --example perf_report` prints the same workloads as ratios against
@@ -61,6 +62,15 @@ fn transformer_step(c: &mut Criterion) {
     let mut group = c.benchmark_group(common::transformer::TRANSFORMER);
     group.sample_size(20);
     let mut work = common::transformer::TransformerStep::new(5);
+    group.bench_function("step", |b| b.iter(|| black_box(work.step())));
+    group.finish();
+}
+
+/// The LeNet-5 training step (see `benches/common/lenet.rs`).
+fn lenet_step(c: &mut Criterion) {
+    let mut group = c.benchmark_group(common::lenet::LENET);
+    group.sample_size(30);
+    let mut work = common::lenet::LenetStep::new(5);
     group.bench_function("step", |b| b.iter(|| black_box(work.step())));
     group.finish();
 }
@@ -122,6 +132,7 @@ criterion_group!(
     matmul,
     training_steps,
     transformer_step,
+    lenet_step,
     elementwise_and_reductions,
     anomaly
 );

@@ -15,6 +15,9 @@
 //! - the training step of the `char_lm` example's transformer (`transformer b16 L64 w128`:
 //!   cross-entropy, backward, clipping, AdamW) against the gemm kernel alone on the step's
 //!   products;
+//! - the LeNet-5 training step (`lenet5 b64`: two convolutions with ReLU and max pooling,
+//!   three dense layers, cross-entropy against class indices, SGD) against the gemm kernel
+//!   alone on the step's products;
 //! - memory: the peak heap of one `mlp 784-256-256-10 b128` step against the bytes of its
 //!   parameters, activations and gradients, counted by a global allocator.
 //!
@@ -227,6 +230,41 @@ fn training_report(batch: Duration) {
     );
 }
 
+/// The LeNet-5 training step against the gemm kernel on its own products.
+fn lenet_report(batch: Duration) {
+    use common::lenet::{LENET, LenetStep};
+    println!(
+        "\nLeNet-5 training step, median of 9 rounds (fastest)          kernel eff.   GFLOP/s"
+    );
+    let mut work = LenetStep::new(5);
+    let shapes = work.matmuls();
+    let flops: f64 = shapes
+        .iter()
+        .map(|&(m, k, n, _, _)| 2.0 * (m * k * n) as f64)
+        .sum();
+    let mut kernel = KernelBaseline::new(shapes);
+    let rounds = interleaved(
+        &mut [
+            &mut || {
+                work.step();
+            },
+            &mut || kernel.run(),
+        ],
+        batch,
+        9,
+    );
+    let (lo, hi) = rounds.ratio_range(1, 0);
+    println!(
+        "  {LENET:<40} {:>10.1} µs ({:>9.1})  {:>6.3} [{lo:.3}, {hi:.3}]  {:>6.1}\n  \
+         gemm alone on its products {:.1} µs",
+        micros(rounds.median(0)),
+        micros(rounds.fastest(0)),
+        rounds.ratio(1, 0),
+        flops / rounds.median(0).as_secs_f64() / 1e9,
+        micros(rounds.median(1)),
+    );
+}
+
 /// The character transformer's training step against the gemm kernel on its own products.
 fn transformer_report(batch: Duration) {
     use common::transformer::{TRANSFORMER, TransformerStep};
@@ -274,6 +312,7 @@ fn main() {
     layer_report(batch);
     training_report(batch);
     transformer_report(batch);
+    lenet_report(batch);
 }
 
 /// A workload's name, constructor and target for natural/fastest.

@@ -180,3 +180,14 @@ fn gather_and_scatter_add_follow_their_definitions_in_three_dimensions() {
         assert_eq!(scattered, counts, "dim {dim}");
     }
 }
+
+#[test]
+fn scatter_add_onto_a_broadcast_value_equals_onto_its_copy() {
+    let index = Tensor::<i64>::from_vec(vec![2, 0, 0, 1], &[2, 2]).unwrap();
+    let source = Tensor::<f64>::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 2]).unwrap();
+    let broadcast = Tensor::<f64>::scalar(0.5).broadcast_to(&[2, 3]);
+    let copy = Tensor::<f64>::full(&[2, 3], 0.5);
+    let expected = vec![2.5, 0.5, 1.5, 3.5, 4.5, 0.5];
+    assert_eq!(broadcast.scatter_add(1, &index, &source).to_vec(), expected);
+    assert_eq!(copy.scatter_add(1, &index, &source).to_vec(), expected);
+}

@@ -136,19 +136,30 @@ pub(crate) fn gather<T: Scalar>(
     Ok(out)
 }
 
+/// The base of a [`scatter_add`]: its elements (row-major), or one value everywhere (a
+/// broadcast scalar, as the zeros of a gather's gradient), which needs no copy.
+pub(crate) enum Base<'a, T> {
+    Values(&'a [T]),
+    Fill(T),
+}
+
 /// A copy of `base` (row-major, `shape`) with element `p` of `source` (of `index_shape`) added
 /// at the element `positions[p]` picks along `dim`, repeated positions accumulating.
 pub(crate) fn scatter_add<T: Element>(
     op: &'static str,
-    base: &[T],
+    base: Base<'_, T>,
     shape: &[usize],
     dim: usize,
     positions: &[usize],
     index_shape: &[usize],
     source: &[T],
 ) -> Result<Buf<T>> {
-    let mut out = buffer(op, base.len())?;
-    out.extend_from_slice(base);
+    let len = shape.iter().product();
+    let mut out = buffer(op, len)?;
+    match base {
+        Base::Values(values) => out.extend_from_slice(values),
+        Base::Fill(value) => out.resize(len, value),
+    }
     for_each_target(shape, dim, positions, index_shape, |p, at| {
         out[at] += source[p]
     });
@@ -179,7 +190,7 @@ mod tests {
         let base = [0.0f64; 6];
         let out = scatter_add(
             "t",
-            &base,
+            Base::Values(&base),
             &[2, 3],
             1,
             &[2, 2, 0, 1],

@@ -228,18 +228,27 @@ impl<T: Element> Tensor<T> {
         }
         check_fits(name, "index", index.shape(), self.shape(), dim)?;
         let positions = element_positions(name, index, dim, self.shape()[dim])?;
-        let base = self.strided().contiguous(name)?;
+        let values = if self.layout().strides().iter().all(|&s| s == 0) && self.numel() > 0 {
+            // One value broadcast (the zeros of a gather's gradient): no copy to make.
+            None
+        } else {
+            Some(self.strided().contiguous(name)?)
+        };
+        let base = match &values {
+            Some(values) => select::Base::Values(values),
+            None => select::Base::Fill(self.strided().data[self.layout().offset()]),
+        };
         let src = source.strided().contiguous(name)?;
         let out = select::scatter_add(
             name,
-            &base,
+            base,
             self.shape(),
             dim,
             &positions,
             index.shape(),
             &src,
         )?;
-        drop((base, src));
+        drop((values, src));
         let op = Op::ScatterAdd {
             arg: self.clone(),
             dim,
