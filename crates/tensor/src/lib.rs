@@ -38,6 +38,11 @@
 //! # Ok::<(), tensor::TensorError>(())
 //! ```
 //!
+//! Images are NCHW, as in PyTorch: [`conv2d`](Tensor::conv2d), [`conv1d`](Tensor::conv1d)
+//! and [`conv_transpose2d`](Tensor::conv_transpose2d) (stride, padding, dilation, groups),
+//! [`max_pool2d`](Tensor::max_pool2d), [`avg_pool2d`](Tensor::avg_pool2d) and
+//! [`adaptive_avg_pool2d`](Tensor::adaptive_avg_pool2d), each differentiable to any order.
+//!
 //! Every operation that can fail has a `try_` form returning [`TensorError`]; the plain form
 //! and the operators panic with the same message at the caller's line.
 //!
