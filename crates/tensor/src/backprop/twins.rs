@@ -195,7 +195,11 @@ pub(super) fn relu<T: Element>(g: &Tensor<T>, x: &Tensor<T>) -> Result<Tensor<T>
     let (zero, one) = (T::zero(), T::one());
     twin(
         || g.try_mul(&x.try_gt(&Tensor::scalar(zero))?.to_dtype()),
-        || fused("relu", g, x, |g, x| g * if x > zero { one } else { zero }),
+        || {
+            fused("relu", g, x, |g, x| {
+                g * std::hint::select_unpredictable(x > zero, one, zero)
+            })
+        },
     )
 }
 
