@@ -9,6 +9,10 @@
 //! tap. The dropped columns cost `(wp − ow) / ow` more arithmetic in the products; their
 //! gradients are zeros, so they add nothing to the weight's or the input's.
 //!
+//! With non-finite values in the input (or the weight, for the input gradient), a gradient
+//! that would be infinite can come out NaN instead: a dropped column multiplies them by a
+//! zero gradient. Finite data gives the exact sums.
+//!
 //! A 1×1 convolution without padding reads its input as its column matrix, without a copy.
 #![allow(unsafe_code)]
 
