@@ -6,7 +6,10 @@
 //! library must answer every call with `Ok` or `Err`, never a panic.
 #![allow(dead_code)]
 
-use tensor::{Tensor, TensorError, detect_anomaly, no_grad};
+use tensor::{
+    Conv1dParams, Conv2dParams, ConvTranspose2dParams, Pool2dParams, Tensor, TensorError,
+    detect_anomaly, no_grad,
+};
 
 /// Values the generator draws elements from.
 const SPECIAL: [f64; 16] = [
@@ -80,7 +83,7 @@ fn fresh(bytes: &mut Bytes<'_>) -> Tensor<f64> {
 /// Applies the op numbered by the next byte to tensors of the pool picked by the following
 /// bytes; `Ok(None)` for ops that produce no tensor.
 fn step(bytes: &mut Bytes<'_>, pool: &[Tensor<f64>]) -> Result<Option<Tensor<f64>>, TensorError> {
-    let op = bytes.below(53);
+    let op = bytes.below(59);
     let a = &pool[bytes.below(pool.len())];
     let b = &pool[bytes.below(pool.len())];
     let c = &pool[bytes.below(pool.len())];
@@ -158,9 +161,62 @@ fn step(bytes: &mut Bytes<'_>, pool: &[Tensor<f64>]) -> Result<Option<Tensor<f64
         }
         50 => a.try_scatter_add(dim, &index(bytes, b.shape()), b)?,
         51 => a.try_masked_fill(&b.try_lt(c)?, bytes.value())?,
+        52 => {
+            let p = Conv1dParams::default()
+                .stride(bytes.below(3))
+                .padding(bytes.below(3))
+                .dilation(bytes.below(3))
+                .groups(bytes.below(3));
+            a.try_conv1d(b, keepdim.then_some(c), p)?
+        }
+        // The programs' tensors have rank 3 at most: images get a batch dimension first.
+        53 => a.try_unsqueeze(0usize)?.try_conv2d(
+            &b.try_unsqueeze(0usize)?,
+            keepdim.then_some(c),
+            conv2d_params(bytes),
+        )?,
+        54 => {
+            let p = ConvTranspose2dParams {
+                conv: conv2d_params(bytes),
+                output_padding: [bytes.below(3), bytes.below(3)],
+            };
+            a.try_unsqueeze(0usize)?.try_conv_transpose2d(
+                &b.try_unsqueeze(0usize)?,
+                keepdim.then_some(c),
+                p,
+            )?
+        }
+        55 => a
+            .try_unsqueeze(0usize)?
+            .try_max_pool2d(pool_params(bytes))?,
+        56 => a
+            .try_unsqueeze(0usize)?
+            .try_avg_pool2d(pool_params(bytes))?,
+        57 => a
+            .try_unsqueeze(0usize)?
+            .try_adaptive_avg_pool2d([bytes.below(4), bytes.below(4)])?,
         _ => no_grad(|| a.try_mul(b))?,
     };
     Ok(Some(t))
+}
+
+/// Convolution settings, now and then invalid (a zero stride, dilation or group count).
+fn conv2d_params(bytes: &mut Bytes<'_>) -> Conv2dParams {
+    Conv2dParams::default()
+        .stride([bytes.below(3), bytes.below(3)])
+        .padding([bytes.below(3), bytes.below(3)])
+        .dilation([bytes.below(3), bytes.below(3)])
+        .groups(bytes.below(3))
+}
+
+/// Pooling settings, now and then invalid.
+fn pool_params(bytes: &mut Bytes<'_>) -> Pool2dParams {
+    Pool2dParams::new([bytes.below(4), bytes.below(4)])
+        .stride([bytes.below(3), bytes.below(3)])
+        .padding([bytes.below(2), bytes.below(2)])
+        .dilation([1 + bytes.below(2), 1])
+        .ceil_mode(bytes.byte().is_multiple_of(2))
+        .count_include_pad(bytes.byte().is_multiple_of(2))
 }
 
 /// An index tensor of `shape` with entries in `-1..6`: mostly in range for the small shapes
