@@ -5,8 +5,8 @@
 # PyTorch's default CPU convolutions (oneDNN), then with torch.backends.mkldnn.enabled =
 # False (its own non-oneDNN path):
 #
-#   python benches/peers_lenet.py
-#   ROUNDS=1 python benches/peers_lenet.py    # quick check only, not for timing
+#   python benches/peers_lenet/pytorch.py
+#   ROUNDS=1 python benches/peers_lenet/pytorch.py    # quick check only, not for timing
 #
 # Needs `pip install torch`; not part of the test suite.
 import os, time, statistics
