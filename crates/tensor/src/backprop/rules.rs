@@ -267,6 +267,13 @@ pub(super) fn input_grads<T: Element>(
                 conv::convolve(geometry, input, g, None)
             })
         }
+        // d max_pool(x) = g added at the windows' maxima; d of that = g at the maxima
+        Op::MaxPool { arg, positions } => unary(arg, &|| {
+            crate::ops::pool::max_pool_grad(arg.shape(), positions, g)
+        }),
+        Op::MaxPoolGrad { grad, positions } => unary(grad, &|| {
+            crate::ops::pool::max_pool_take(g, positions, grad.shape())
+        }),
         // d reshape(x) = g reshaped back
         Op::Reshape(arg) => unary(arg, &|| g.try_reshape(arg.shape())),
         // d permute(x, p) = permute(g, p⁻¹)

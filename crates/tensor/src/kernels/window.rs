@@ -1,6 +1,7 @@
 //! Windows over the planes of an NCHW tensor, for max pooling: where each window's maximum
 //! lies.
 
+use super::Buf;
 use super::conv::{Geometry, Span};
 use crate::element::Element;
 use crate::error::{Result, TensorError};
@@ -10,7 +11,8 @@ use crate::threads::{self, Effort};
 const PARALLEL_MIN: usize = 1 << 15;
 
 /// For each window of `g` (one channel per group, `g.batch · g.in_channels` planes of
-/// `g.input`), the position in its plane (`row · width + column`) of its largest value: the
+/// `g.input`), the position in the row-major input (`(plane · height + row) · width +
+/// column`) of its largest value: the
 /// first one in row-major order among equal values, and the first NaN if there is one (a
 /// NaN is larger than everything, so it propagates as in PyTorch).
 ///
@@ -66,7 +68,14 @@ pub(crate) fn max_positions<T: Element>(
     let search = |first: usize, piece: &mut [i64]| {
         for (k, out) in piece.chunks_mut(oh * ow).enumerate() {
             let values = &x[(first + k) * h * w..][..h * w];
-            plane(values, g, &row_ranges, &column_ranges, out);
+            plane(
+                values,
+                g,
+                &row_ranges,
+                &column_ranges,
+                out,
+                (first + k) * h * w,
+            );
         }
     };
     let taps = out.len() * kh * kw;
@@ -88,14 +97,16 @@ pub(crate) fn max_positions<T: Element>(
 
 /// The windows of one plane (`values`, `g.input`): for output `(r, q)`, the position of the
 /// largest of its taps inside the input, the kernel rows `row_ranges[r]` by the kernel
-/// columns `column_ranges[q]` (none is empty). A NaN beats everything and is never beaten,
-/// and the first of equal values stays.
+/// columns `column_ranges[q]` (none is empty), plus `base` (the plane's first element in the
+/// whole input). A NaN beats everything and is never beaten, and the first of equal values
+/// stays.
 fn plane<T: Element>(
     values: &[T],
     g: &Geometry,
     row_ranges: &[(usize, usize)],
     column_ranges: &[(usize, usize)],
     out: &mut [i64],
+    base: usize,
 ) {
     let w = g.input[1];
     let ([sh, sw], [ph, pw], [dh, dw]) = (g.stride, g.padding, g.dilation);
@@ -110,11 +121,12 @@ fn plane<T: Element>(
                 dilation: (dh, dw),
             };
             // The common windows, 2×2 and 3×3 inside the input, with their loops unrolled.
-            *slot = match (rows, columns) {
-                ((0, 2), (0, 2)) => taps.argmax::<2, 2, T>(values),
-                ((0, 3), (0, 3)) => taps.argmax::<3, 3, T>(values),
-                _ => taps.argmax_in(values, rows, columns),
-            } as i64;
+            *slot = (base
+                + match (rows, columns) {
+                    ((0, 2), (0, 2)) => taps.argmax::<2, 2, T>(values),
+                    ((0, 3), (0, 3)) => taps.argmax::<3, 3, T>(values),
+                    _ => taps.argmax_in(values, rows, columns),
+                }) as i64;
         }
     }
 }
@@ -201,4 +213,25 @@ impl<T: Element> Best<T> {
             self.at
         }
     }
+}
+
+/// `x`'s elements at `positions` (each below `x.len()`), in order.
+pub(crate) fn take<T: Element>(op: &'static str, x: &[T], positions: &[i64]) -> Result<Buf<T>> {
+    let mut out = super::buffer::<T>(op, positions.len())?;
+    out.extend(positions.iter().map(|&p| x[p as usize]));
+    Ok(out)
+}
+
+/// `len` zeros with `source[p]` added at `positions[p]` (each below `len`), in order.
+pub(crate) fn put_add<T: Element>(
+    op: &'static str,
+    len: usize,
+    positions: &[i64],
+    source: &[T],
+) -> Result<Buf<T>> {
+    let mut out = super::zeroed::<T>(op, len)?;
+    for (&p, &v) in positions.iter().zip(source) {
+        out[p as usize] += v;
+    }
+    Ok(out)
 }

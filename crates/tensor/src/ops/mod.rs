@@ -131,6 +131,18 @@ pub(crate) enum Op<T: Element> {
         grad: Tensor<T>,
         geometry: Arc<Geometry>,
     },
+    /// A max pool of `arg`: its row-major elements at `positions`, each window's maximum
+    /// (checked when the pool found them).
+    MaxPool {
+        arg: Tensor<T>,
+        positions: Tensor<i64>,
+    },
+    /// The gradient of a max pool: zeros of the pooled input's shape with `grad` added at
+    /// `positions`.
+    MaxPoolGrad {
+        grad: Tensor<T>,
+        positions: Tensor<i64>,
+    },
     // Movement: views or copies that rearrange elements without arithmetic.
     Reshape(Tensor<T>),
     Permute {
@@ -279,7 +291,9 @@ macro_rules! inputs_of {
             | Op::BroadcastTo(arg)
             | Op::Narrow { arg, .. }
             | Op::IndexSelect { arg, .. }
-            | Op::Gather { arg, .. } => smallvec![arg],
+            | Op::Gather { arg, .. }
+            | Op::MaxPool { arg, .. }
+            | Op::MaxPoolGrad { grad: arg, .. } => smallvec![arg],
             Op::Add(lhs, rhs)
             | Op::Sub(lhs, rhs)
             | Op::Mul(lhs, rhs)
@@ -407,6 +421,8 @@ impl<T: Element> Op<T> {
             Op::Conv2d { .. } => "conv2d",
             Op::ConvTranspose2d { .. } => "conv_transpose2d",
             Op::Conv2dWeight { .. } => "conv2d_weight",
+            Op::MaxPool { .. } => "max_pool2d",
+            Op::MaxPoolGrad { .. } => "max_pool2d_backward",
             Op::Reshape(_) => "reshape",
             Op::Permute { .. } => "permute",
             Op::BroadcastTo(_) => "broadcast_to",

@@ -1,12 +1,14 @@
-//! Pooling over the planes of NCHW tensors, as in PyTorch. Each pool is written with ops
-//! that have their own derivatives, so gradients of any order come with them: max pooling
-//! is a `gather` at each window's maximum, average pooling a depthwise convolution with a
-//! constant weight, adaptive average pooling two products with constant averaging matrices.
+//! Pooling over the planes of NCHW tensors, as in PyTorch, with gradients of any order: max
+//! pooling selects each window's maximum, and its derivative adds the gradient back at the
+//! same positions (two recorded ops, each the other's derivative); average pooling is a
+//! depthwise convolution with a constant weight, adaptive average pooling two products with
+//! constant averaging matrices.
 
 use crate::element::Element;
 use crate::error::{Result, TensorError};
 use crate::kernels::conv::Geometry;
 use crate::kernels::window;
+use crate::ops::Op;
 use crate::ops::conv::{Pair, convolve};
 use crate::tensor::Tensor;
 
@@ -217,13 +219,19 @@ impl<T: Element> Tensor<T> {
     pub fn try_max_pool2d(&self, params: Pool2dParams) -> Result<Tensor<T>> {
         let name = "max_pool2d";
         let g = windows(name, self, &params)?;
-        let positions = window::max_positions(name, &g, &self.strided().contiguous(name)?)?;
-        let [n, c, h, w] = g.input_shape();
-        let [oh, ow] = g.output;
-        let index = Tensor::<i64>::from_vec(positions, &[n, c, oh * ow])?;
-        self.try_reshape(&[n, c, h * w])?
-            .try_gather(2usize, &index)?
-            .try_reshape(&[n, c, oh, ow])
+        let x = self.strided().contiguous(name)?;
+        let positions = window::max_positions(name, &g, &x)?;
+        let positions = Tensor::<i64>::from_vec(positions, &[g.output_len()])?;
+        let data = window::take(name, &x, &positions.strided().contiguous(name)?)?;
+        drop(x);
+        Tensor::from_op(
+            data,
+            &g.output_shape(),
+            Op::MaxPool {
+                arg: self.clone(),
+                positions,
+            },
+        )
     }
 
     /// The mean of each window of an input `[n, c, h, w]`: `[n, c, oh, ow]`. The padding
@@ -340,4 +348,53 @@ impl<T: Element> Tensor<T> {
             .try_matmul(self)?
             .try_matmul(&averaging(ow, w)?.t())
     }
+}
+
+/// The gradient of a max pool of `arg` given the gradient `g` of its output: `g` added at
+/// each window's maximum, `positions` (checked when the pool made them) indexing the
+/// row-major `arg`; recorded, its own derivative being the pool's selection at the same
+/// positions.
+pub(crate) fn max_pool_grad<T: Element>(
+    arg_shape: &[usize],
+    positions: &Tensor<i64>,
+    g: &Tensor<T>,
+) -> Result<Tensor<T>> {
+    let name = "max_pool2d_backward";
+    let len = arg_shape.iter().product();
+    let data = window::put_add(
+        name,
+        len,
+        &positions.strided().contiguous(name)?,
+        &g.strided().contiguous(name)?,
+    )?;
+    Tensor::from_op(
+        data,
+        arg_shape,
+        Op::MaxPoolGrad {
+            grad: g.clone(),
+            positions: positions.clone(),
+        },
+    )
+}
+
+/// The max pool's selection: `x`'s elements at `positions`, shaped `shape`; recorded.
+pub(crate) fn max_pool_take<T: Element>(
+    x: &Tensor<T>,
+    positions: &Tensor<i64>,
+    shape: &[usize],
+) -> Result<Tensor<T>> {
+    let name = "max_pool2d";
+    let data = window::take(
+        name,
+        &x.strided().contiguous(name)?,
+        &positions.strided().contiguous(name)?,
+    )?;
+    Tensor::from_op(
+        data,
+        shape,
+        Op::MaxPool {
+            arg: x.clone(),
+            positions: positions.clone(),
+        },
+    )
 }
