@@ -3,10 +3,12 @@
 //! ## This crate
 //!
 //! A facade that re-exports the workspace's crates, so one dependency brings them all:
-//! [`tensor`] (tensors, ops and the graph) [`nn`] (modules, layers, losses, checkpoints) and [`optim`] (optimizers, clipping,
-//! schedules). The [`prelude`] holds the names a training script
+//! [`tensor`] (tensors, ops and the graph), [`nn`] (modules, layers, losses, checkpoints),
+//! [`optim`] (optimizers, clipping, schedules) and [`distributed`] (collectives and
+//! data-parallel training). The [`prelude`] holds the names a training script
 //! needs.
 
+pub use distributed;
 pub use nn;
 pub use optim;
 pub use tensor;
