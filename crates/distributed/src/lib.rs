@@ -32,10 +32,14 @@
 mod data_parallel;
 mod error;
 pub mod in_process;
+#[cfg(feature = "mpi")]
+mod mpi_backend;
 
 pub use data_parallel::{ShardedSampler, average_gradients, broadcast_parameters};
 pub use error::CommError;
 pub use in_process::InProcess;
+#[cfg(feature = "mpi")]
+pub use mpi_backend::Mpi;
 
 /// A buffer of numbers a collective reads and overwrites: `f32` or `f64`.
 pub enum Values<'a> {
@@ -98,8 +102,10 @@ impl Reducible for f64 {
     }
 }
 
-/// One rank's view of a group of processes or threads that run the same program.
-pub trait Communicator: Send {
+/// One rank's view of a group of processes or threads that run the same program. Not
+/// required to be `Send`: an MPI rank stays on the thread that started MPI (an
+/// [`InProcess`] handle can move to another thread).
+pub trait Communicator {
     /// This rank, from 0 to [`size`](Communicator::size) − 1.
     fn rank(&self) -> usize;
 
