@@ -354,3 +354,52 @@ fn digits_cnn_beats_the_mlp_and_draws_its_mistakes() {
     );
     assert!(err.contains("line 1: 3 fields, expected 65"), "{err}");
 }
+
+#[test]
+fn data_parallel_matches_one_process_and_resumes_on_another_number_of_ranks() {
+    let dir = scratch("data-parallel");
+    let path = dir.to_str().expect("utf-8 path");
+    let small = |ranks: &'static str| {
+        [
+            "--people", "1000", "--epochs", "3", "--ranks", ranks, "--out", path,
+        ]
+    };
+    let metrics = |out: &str| {
+        let last = out.lines().last().expect("output").to_string();
+        assert!(last.starts_with("test accuracy "), "{out}");
+        last.split(" (").next().expect("metrics").to_string()
+    };
+    let one = run("data_parallel", &small("1"));
+    let four = run("data_parallel", &small("4"));
+    // The same global batches, averaged gradients: the same model to the printed digits.
+    assert_eq!(metrics(&one), metrics(&four), "{one}\n{four}");
+    assert_eq!(four.matches(" samples/s").count(), 4, "{four}");
+    let checkpoint = dir.join("data_parallel.safetensors");
+    assert!(checkpoint.exists());
+    // Resumed from the 4-rank checkpoint, on 2 ranks and on 1.
+    let resume = |ranks: &'static str| {
+        let c = checkpoint.to_str().expect("utf-8").to_string();
+        let out = dir.join(format!("resumed-{ranks}"));
+        run(
+            "data_parallel",
+            &[
+                "--people",
+                "1000",
+                "--epochs",
+                "1",
+                "--ranks",
+                ranks,
+                "--resume",
+                &c,
+                "--out",
+                out.to_str().expect("utf-8"),
+            ],
+        )
+    };
+    assert_eq!(metrics(&resume("2")), metrics(&resume("1")));
+    let err = run_failing("data_parallel", &["--ranks", "3", "--out", path]);
+    assert!(
+        err.contains("--batch 64 must be a multiple of the 3 ranks"),
+        "{err}"
+    );
+}
