@@ -1,4 +1,5 @@
-//! Checks the MPI backend inside an MPI job, each rank printing `rank R of N: ok`:
+//! Checks the MPI backend inside an MPI job, each rank printing `rank R of N: ok` and a
+//! fingerprint of the parameters it trained (two runs on as many ranks print the same):
 //!
 //! ```sh
 //! cargo build -p surefire-distributed --features mpi --example mpi_check
@@ -104,8 +105,13 @@ fn main() {
     }
     let refused = broadcast_parameters(&comm, &named);
     assert_eq!(refused.is_err(), size > 1, "{refused:?}");
+    // A fingerprint of the trained bits, which two runs on as many ranks must repeat.
+    let mut fingerprint = 0u64;
     for adam in [false, true] {
         let (ours, one) = (train(Some(&comm), adam), train(None, adam));
+        for v in ours.iter().flatten() {
+            fingerprint = fingerprint.rotate_left(5) ^ v.to_bits();
+        }
         for (p, r) in ours.iter().zip(&one) {
             for (a, b) in p.iter().zip(r) {
                 assert!(
@@ -115,5 +121,5 @@ fn main() {
             }
         }
     }
-    println!("rank {rank} of {size}: ok");
+    println!("rank {rank} of {size}: ok, trained parameters {fingerprint:016x}");
 }
