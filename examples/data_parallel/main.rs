@@ -8,8 +8,11 @@
 //! ```sh
 //! cargo run --release --example data_parallel -- --ranks 4        # 4 threads in this process
 //! cargo build --release --features mpi --example data_parallel     # or an MPI job:
-//! mpirun -np 2 target/release/examples/data_parallel --mpi
+//! mpirun -np 2 target/release/examples/data_parallel
 //! ```
+//!
+//! Built with the root package's feature `mpi`, it is one rank of an MPI job unless `--ranks`
+//! is given; without the feature its ranks are threads.
 
 #[path = "../lung_disease/cohort.rs"]
 #[allow(dead_code)]
@@ -41,9 +44,11 @@ usage: data_parallel [OPTIONS]
 Trains the lung-disease network (4-8-1) with data parallelism: each rank takes its share of
 every global batch and the ranks average their gradients, so the run matches one process's.
 
+Built with the feature `mpi`, it is one rank of an MPI job (run it under mpirun) unless
+--ranks is given; without it, its ranks are threads of this process.
+
 options:
-  --ranks N      ranks, as threads of this process (default 2)
-  --mpi          be one rank of an MPI job instead (build with --features mpi, run under mpirun)
+  --ranks N      ranks, as threads of this process (default 2 without the feature `mpi`)
   --people N     people in the synthetic cohort (default 5000)
   --epochs N     passes over the training people (default 30)
   --batch N      global batch, divided among the ranks (default 64)
@@ -54,8 +59,8 @@ options:
   -h, --help     this text";
 
 struct Options {
-    ranks: usize,
-    mpi: bool,
+    /// Threads as ranks; `None`: an MPI job's rank when built with the feature, else 2.
+    ranks: Option<usize>,
     people: usize,
     epochs: usize,
     batch: usize,
@@ -67,8 +72,7 @@ struct Options {
 
 fn parse() -> Result<Options, Box<dyn Error>> {
     let mut o = Options {
-        ranks: 2,
-        mpi: false,
+        ranks: None,
         people: 5000,
         epochs: 30,
         batch: 64,
@@ -80,8 +84,7 @@ fn parse() -> Result<Options, Box<dyn Error>> {
     let mut args = support::Args::new(USAGE);
     while let Some(arg) = args.next()? {
         match arg {
-            Long("ranks") => o.ranks = args.value_with(|t| at_least(t, 1))?,
-            Long("mpi") => o.mpi = true,
+            Long("ranks") => o.ranks = Some(args.value_with(|t| at_least(t, 1))?),
             Long("people") => o.people = args.value_with(|t| at_least(t, 10))?,
             Long("epochs") => o.epochs = args.value_with(|t| at_least(t, 1))?,
             Long("batch") => o.batch = args.value_with(|t| at_least(t, 1))?,
@@ -92,22 +95,16 @@ fn parse() -> Result<Options, Box<dyn Error>> {
             _ => return Err(support::unexpected(arg)),
         }
     }
-    if o.mpi && !cfg!(feature = "mpi") {
-        return Err(
-            "--mpi needs the MPI backend: cargo build --features mpi --example data_parallel"
-                .into(),
-        );
-    }
     Ok(o)
 }
 
 fn main() -> std::process::ExitCode {
     support::run(|| {
         let o = parse()?;
-        if o.mpi {
+        if cfg!(feature = "mpi") && o.ranks.is_none() {
             return run_mpi(&o);
         }
-        let results = in_process::run(o.ranks, |comm| {
+        let results = in_process::run(o.ranks.unwrap_or(2), |comm| {
             // Each rank's share of the cores.
             surefire::tensor::with_num_threads(1, || train(&comm, &o).map_err(|e| e.to_string()))
         });
@@ -126,7 +123,7 @@ fn run_mpi(o: &Options) -> Result<(), Box<dyn Error>> {
 
 #[cfg(not(feature = "mpi"))]
 fn run_mpi(_: &Options) -> Result<(), Box<dyn Error>> {
-    unreachable!("parse refuses --mpi without the feature")
+    unreachable!("MPI mode needs the feature `mpi`")
 }
 
 /// One rank's run.
