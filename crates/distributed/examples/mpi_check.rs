@@ -9,7 +9,8 @@
 //!
 //! It checks sums, broadcasts and the barrier, the model check of `broadcast_parameters`, and
 //! data-parallel training (SGD with momentum and Adam, f64, 20 steps, each rank on its share
-//! of a batch of 8) against one process on the whole batch, to 1e-12 relative. With `--die`,
+//! of a batch of 8) against one process on the whole batch, to 1e-12 relative; and in f32 to
+//! 1e-5 of the model's largest magnitude. With `--die`,
 //! rank 1 exits while the others wait in a barrier: MPI must end the job with an error.
 
 use distributed::{Communicator, Mpi, average_gradients, broadcast_parameters};
@@ -72,6 +73,40 @@ fn train(comm: Option<&Mpi>, adam: bool) -> Vec<Vec<f64>> {
     params.iter().map(|p| p.tensor().to_vec()).collect()
 }
 
+/// The same network in f32, 20 steps of SGD with momentum, on the whole batch or this
+/// rank's share.
+fn train_f32(comm: Option<&Mpi>) -> Vec<Vec<f32>> {
+    let named: Vec<(String, Parameter<f32>)> = network(0)
+        .into_iter()
+        .map(|(n, p)| (n, Parameter::new(p.tensor().to_dtype::<f32>())))
+        .collect();
+    if let Some(comm) = comm {
+        broadcast_parameters(comm, &named).expect("the ranks' models agree");
+    }
+    let params: Vec<_> = named.iter().map(|(_, p)| p.clone()).collect();
+    let mut opt = Sgd::new(params.clone(), 0.3).momentum(0.9);
+    let x = tensor::testing::weights(&[8, 3], 100).to_dtype::<f32>();
+    let y = tensor::testing::weights(&[8, 1], 101).to_dtype::<f32>();
+    let (x, y) = match comm {
+        Some(comm) => {
+            let share = 8 / comm.size();
+            let start = comm.rank() * share;
+            (x.narrow(0, start, share), y.narrow(0, start, share))
+        }
+        None => (x, y),
+    };
+    for _ in 0..20 {
+        let p: Vec<Tensor<f32>> = named.iter().map(|(_, p)| p.tensor()).collect();
+        let h = (x.matmul(&p[0]) + &p[1]).sigmoid();
+        let mut grads = (h.matmul(&p[2]) + &p[3]).mse(&y).backward();
+        if let Some(comm) = comm {
+            average_gradients(comm, &params, &mut grads).expect("the group works");
+        }
+        opt.step(&grads);
+    }
+    params.iter().map(|p| p.tensor().to_vec()).collect()
+}
+
 fn main() {
     let comm = Mpi::init().expect("MPI starts");
     let (rank, size) = (comm.rank(), comm.size());
@@ -120,6 +155,16 @@ fn main() {
                 );
             }
         }
+    }
+    // f32: within 1e-5 of the model's largest magnitude, what the other summation order of
+    // the shares' gradients allows (as the in-process test states).
+    let (ours, one) = (train_f32(Some(&comm)), train_f32(None));
+    let scale = one.iter().flatten().fold(0.0f32, |m, v| m.max(v.abs()));
+    for (a, b) in ours.iter().flatten().zip(one.iter().flatten()) {
+        assert!(
+            (a - b).abs() <= 1e-5 * scale,
+            "rank {rank} of {size}, f32: {a} against {b}"
+        );
     }
     println!("rank {rank} of {size}: ok, trained parameters {fingerprint:016x}");
 }
