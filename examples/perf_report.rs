@@ -233,62 +233,57 @@ fn training_report(batch: Duration) {
 /// The LeNet-5 training step against the gemm kernel on its own products.
 fn lenet_report(batch: Duration) {
     use common::lenet::{LENET, LenetStep};
-    println!(
-        "\nLeNet-5 training step, median of 9 rounds (fastest)          kernel eff.   GFLOP/s"
-    );
     let mut work = LenetStep::new(5);
     let shapes = work.matmuls();
-    let flops: f64 = shapes
-        .iter()
-        .map(|&(m, k, n, _, _)| 2.0 * (m * k * n) as f64)
-        .sum();
-    let mut kernel = KernelBaseline::new(shapes);
-    let rounds = interleaved(
-        &mut [
-            &mut || {
-                work.step();
-            },
-            &mut || kernel.run(),
-        ],
+    step_report(
+        "LeNet-5",
+        LENET,
+        &mut || {
+            work.step();
+        },
+        shapes,
         batch,
-        9,
-    );
-    let (lo, hi) = rounds.ratio_range(1, 0);
-    println!(
-        "  {LENET:<40} {:>10.1} µs ({:>9.1})  {:>6.3} [{lo:.3}, {hi:.3}]  {:>6.1}\n  \
-         gemm alone on its products {:.1} µs",
-        micros(rounds.median(0)),
-        micros(rounds.fastest(0)),
-        rounds.ratio(1, 0),
-        flops / rounds.median(0).as_secs_f64() / 1e9,
-        micros(rounds.median(1)),
     );
 }
 
 /// The character transformer's training step against the gemm kernel on its own products.
 fn transformer_report(batch: Duration) {
     use common::transformer::{TRANSFORMER, TransformerStep};
-    println!("\nTransformer training step, median of 9 rounds (fastest)    kernel eff.   GFLOP/s");
     let mut work = TransformerStep::new(5);
     let shapes = work.matmuls();
+    step_report(
+        "Transformer",
+        TRANSFORMER,
+        &mut || {
+            work.step();
+        },
+        shapes,
+        batch,
+    );
+}
+
+/// One training step, `step`, against gemm alone on its products `shapes`, in interleaved
+/// rounds: the step's time and its kernel efficiency.
+fn step_report(
+    title: &str,
+    label: &str,
+    step: &mut dyn FnMut(),
+    shapes: Vec<(usize, usize, usize, bool, bool)>,
+    batch: Duration,
+) {
+    println!(
+        "\n{:<60}kernel eff.   GFLOP/s",
+        format!("{title} training step, median of 9 rounds (fastest)")
+    );
     let flops: f64 = shapes
         .iter()
         .map(|&(m, k, n, _, _)| 2.0 * (m * k * n) as f64)
         .sum();
     let mut kernel = KernelBaseline::new(shapes);
-    let rounds = interleaved(
-        &mut [
-            &mut || {
-                work.step();
-            },
-            &mut || kernel.run(),
-        ],
-        batch,
-        9,
-    );
+    let rounds = interleaved(&mut [step, &mut || kernel.run()], batch, 9);
     let (lo, hi) = rounds.ratio_range(1, 0);
     println!(
-        "  {TRANSFORMER} {:>10.1} µs ({:>9.1})  {:>6.3} [{lo:.3}, {hi:.3}]  {:>6.1}\n  \
+        "  {label:<28} {:>10.1} µs ({:>9.1})  {:>6.3} [{lo:.3}, {hi:.3}]  {:>6.1}\n  \
          gemm alone on its products {:.1} µs",
         micros(rounds.median(0)),
         micros(rounds.fastest(0)),

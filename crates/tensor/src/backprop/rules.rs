@@ -51,6 +51,19 @@ fn with_kept_dims(reduced: &[usize], dims: &[usize], rank: usize) -> Dims {
 
 pub(super) type InputGrads<T> = SmallVec<[Option<Tensor<T>>; 3]>;
 
+/// `grads` followed, when the operation has a per-channel bias, by the bias's gradient: `g`
+/// (NCHW) summed over the batch and the positions.
+fn with_channel_bias<T: Element>(
+    mut grads: InputGrads<T>,
+    bias: Option<&Tensor<T>>,
+    g: &Tensor<T>,
+) -> Result<InputGrads<T>> {
+    if let Some(bias) = bias {
+        grads.push(needed(bias, || g.try_sum_dims(&[0, 2, 3], false))?);
+    }
+    Ok(grads)
+}
+
 /// For a tracked `input`, the gradient `rule` computes; `None` when no gradient is needed.
 pub(super) fn needed<T: Element>(
     input: &Tensor<T>,
@@ -228,14 +241,11 @@ pub(super) fn input_grads<T: Element>(
             geometry,
         } => {
             let geometry = &**geometry;
-            let mut grads: InputGrads<T> = smallvec![
+            let grads = smallvec![
                 needed(input, || conv::adjoint(geometry, g, weight, None))?,
                 needed(weight, || conv::weight_grad(geometry, input, g))?,
             ];
-            if let Some(bias) = bias {
-                grads.push(needed(bias, || g.try_sum_dims(&[0, 2, 3], false))?);
-            }
-            Ok(grads)
+            with_channel_bias(grads, bias.as_ref(), g)
         }
         // d conv_transpose(u, W, b) = conv(g, W), weight_grad(g, u), Σ g over batch and
         // positions: ⟨conv_transpose(u, W), g⟩ = ⟨u, conv(g, W)⟩
@@ -246,14 +256,11 @@ pub(super) fn input_grads<T: Element>(
             geometry,
         } => {
             let geometry = &**geometry;
-            let mut grads: InputGrads<T> = smallvec![
+            let grads = smallvec![
                 needed(input, || conv::convolve(geometry, g, weight, None))?,
                 needed(weight, || conv::weight_grad(geometry, g, input))?,
             ];
-            if let Some(bias) = bias {
-                grads.push(needed(bias, || g.try_sum_dims(&[0, 2, 3], false))?);
-            }
-            Ok(grads)
+            with_channel_bias(grads, bias.as_ref(), g)
         }
         // d weight_grad(x, gy) = conv_transpose(gy, g), conv(x, g):
         // ⟨weight_grad(x, gy), g⟩ = ⟨conv(x, g), gy⟩ = ⟨x, conv_transpose(gy, g)⟩
