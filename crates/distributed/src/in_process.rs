@@ -150,9 +150,7 @@ impl InProcess {
             return Err(e.clone());
         }
         if let Some(e) = gone_error(&state, op) {
-            state.broken = Some(e.clone());
-            self.group.arrived.notify_all();
-            return Err(e);
+            return Err(self.break_group(&mut state, e));
         }
         let generation = state.generation;
         state.pending[self.rank] = Some(call);
@@ -167,10 +165,7 @@ impl InProcess {
                     state.last = Some(Arc::clone(&data));
                     Ok(data)
                 }
-                Err(e) => {
-                    state.broken = Some(e.clone());
-                    Err(e)
-                }
+                Err(e) => Err(self.break_group(&mut state, e)),
             };
         }
         let start = Instant::now();
@@ -183,9 +178,7 @@ impl InProcess {
                     waited,
                     missing,
                 };
-                state.broken = Some(e.clone());
-                self.group.arrived.notify_all();
-                return Err(e);
+                return Err(self.break_group(&mut state, e));
             };
             state = self
                 .group
@@ -205,11 +198,17 @@ impl InProcess {
                 return Err(e.clone());
             }
             if let Some(e) = gone_error(&state, op) {
-                state.broken = Some(e.clone());
-                self.group.arrived.notify_all();
-                return Err(e);
+                return Err(self.break_group(&mut state, e));
             }
         }
+    }
+
+    /// Marks the group broken by `e` and wakes the ranks waiting in it, which return `e`
+    /// too; returns `e`.
+    fn break_group(&self, state: &mut State, e: CommError) -> CommError {
+        state.broken = Some(e.clone());
+        self.group.arrived.notify_all();
+        e
     }
 }
 

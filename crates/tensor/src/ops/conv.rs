@@ -642,16 +642,13 @@ pub(crate) fn convolve<T: Element>(
         &w.strided().contiguous(name)?,
         bias_data.as_deref(),
     )?;
-    Tensor::from_op(
-        data,
-        &g.output_shape(),
-        Op::Conv2d {
-            input: x.clone(),
-            weight: w.clone(),
-            bias: bias.cloned(),
-            geometry: Arc::new(*g),
-        },
-    )
+    let (inputs, n) = with_bias([x, w], bias);
+    Tensor::from_op_with(data, &g.output_shape(), name, &inputs[..n], || Op::Conv2d {
+        input: x.clone(),
+        weight: w.clone(),
+        bias: bias.cloned(),
+        geometry: Arc::new(*g),
+    })
 }
 
 /// The adjoint of the convolution of geometry `g` in its input, applied to `y` (shaped as
@@ -672,16 +669,15 @@ pub(crate) fn adjoint<T: Element>(
         &w.strided().contiguous(name)?,
         bias_data.as_deref(),
     )?;
-    Tensor::from_op(
-        data,
-        &g.input_shape(),
+    let (inputs, n) = with_bias([y, w], bias);
+    Tensor::from_op_with(data, &g.input_shape(), name, &inputs[..n], || {
         Op::ConvTranspose2d {
             input: y.clone(),
             weight: w.clone(),
             bias: bias.cloned(),
             geometry: Arc::new(*g),
-        },
-    )
+        }
+    })
 }
 
 /// The weight gradient of the convolution of geometry `g`, from its input `x` and the
@@ -698,13 +694,23 @@ pub(crate) fn weight_grad<T: Element>(
         &x.strided().contiguous(name)?,
         &gy.strided().contiguous(name)?,
     )?;
-    Tensor::from_op(
-        data,
-        &g.weight_shape(),
+    Tensor::from_op_with(data, &g.weight_shape(), name, &[x, gy], || {
         Op::Conv2dWeight {
             input: x.clone(),
             grad: gy.clone(),
             geometry: Arc::new(*g),
-        },
-    )
+        }
+    })
+}
+
+/// The inputs of an operation with an optional third one: all three and 3, or the first two
+/// (the second repeated to fill the array) and 2.
+fn with_bias<'a, T: Element>(
+    [a, b]: [&'a Tensor<T>; 2],
+    bias: Option<&'a Tensor<T>>,
+) -> ([&'a Tensor<T>; 3], usize) {
+    match bias {
+        Some(c) => ([a, b, c], 3),
+        None => ([a, b, b], 2),
+    }
 }

@@ -63,7 +63,7 @@ impl<T: Element> Tensor<T> {
             }
             crate::shape::checked_numel(name, &[m, n])?;
             let data = matmul::matmul(name, self.strided(), rhs.strided())?;
-            return Tensor::from_op_with(data, &[m, n], name, [self, rhs], || {
+            return Tensor::from_op_with(data, &[m, n], name, &[self, rhs], || {
                 Op::Matmul(self.clone(), rhs.clone())
             });
         }

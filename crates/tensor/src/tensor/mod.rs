@@ -205,7 +205,7 @@ impl<T: Element> Tensor<T> {
         data: Buf<T>,
         shape: &[usize],
         name: &'static str,
-        inputs: [&Tensor<T>; 2],
+        inputs: &[&Tensor<T>],
         op: impl FnOnce() -> Op<T>,
     ) -> Result<Self> {
         let recorded = is_grad_enabled() && inputs.iter().any(|input| input.is_tracked());
