@@ -20,10 +20,18 @@ const MAX_BUFFERS: usize = 16;
 const MAX_BYTES: usize = 64 << 20;
 
 /// The free buffers of one thread and element type, oldest first.
-#[derive(Default)]
 struct Pool<T> {
     buffers: Vec<Vec<T>>,
     bytes: usize,
+}
+
+impl<T> Pool<T> {
+    const fn new() -> Self {
+        Pool {
+            buffers: Vec::new(),
+            bytes: 0,
+        }
+    }
 }
 
 fn bytes_of<T>(capacity: usize) -> usize {
@@ -116,10 +124,11 @@ pub fn release_cached_buffers() {
 /// The cache's thread-local for one element type.
 type PoolKey<T> = std::thread::LocalKey<RefCell<Pool<T>>>;
 
+// Initialised at compile time: an access checks no lazy initialisation.
 thread_local! {
-    static F32_POOL: RefCell<Pool<f32>> = RefCell::default();
-    static F64_POOL: RefCell<Pool<f64>> = RefCell::default();
-    static I64_POOL: RefCell<Pool<i64>> = RefCell::default();
+    static F32_POOL: RefCell<Pool<f32>> = const { RefCell::new(Pool::new()) };
+    static F64_POOL: RefCell<Pool<f64>> = const { RefCell::new(Pool::new()) };
+    static I64_POOL: RefCell<Pool<i64>> = const { RefCell::new(Pool::new()) };
 }
 
 /// This thread's cache for element type `T`.

@@ -28,10 +28,16 @@ pub(super) fn parts(dims: (usize, usize, usize), by_rows: bool, threads: usize) 
     } else {
         Effort::Medium
     };
-    if work < SHARED_IF_AWAKE_MIN {
+    if !may_share(work) {
         return (1, effort);
     }
     (part_count(dims, by_rows, threads), effort)
+}
+
+/// Whether a product of `work` multiply-adds may be shared between threads at all: below
+/// this, [`parts`] keeps it whole.
+pub(super) fn may_share(work: usize) -> bool {
+    work >= SHARED_IF_AWAKE_MIN
 }
 
 /// How many parts of at least [`min_part`] the side that is cut holds, up to `threads`.
