@@ -40,8 +40,9 @@ pub(crate) fn matmul<T: Element>(
     lhs: Strided<'_, T>,
     rhs: Strided<'_, T>,
 ) -> Result<Buf<T>> {
-    if let (&[m, k], &[_, n]) = (lhs.shape(), rhs.shape()) {
-        return matrix_product(op, lhs, rhs, (m, k, n));
+    if lhs.shape().len() == 2 {
+        // Two matrices: `linear` without a bias, with no batch dimensions to walk.
+        return linear(op, lhs, rhs, None);
     }
     let rank = lhs.shape().len();
     debug_assert!(rank >= 2 && rhs.shape().len() == rank);
@@ -97,38 +98,6 @@ pub(crate) fn matmul<T: Element>(
     // SAFETY: the loop ran the kernel on every block of the first `len` elements, and the
     // kernel writes each element of its destination.
     unsafe { out.set_len(len) };
-    Ok(out)
-}
-
-/// [`matmul`] of two matrices (`m × k` by `k × n`): one block, no batch dimensions to walk.
-fn matrix_product<T: Element>(
-    op: &'static str,
-    lhs: Strided<'_, T>,
-    rhs: Strided<'_, T>,
-    (m, k, n): (usize, usize, usize),
-) -> Result<Buf<T>> {
-    let len = m * n;
-    let mut out = buffer(op, len)?;
-    if len == 0 || k == 0 {
-        out.resize(len, T::zero());
-        return Ok(out);
-    }
-    assert_inside(&lhs);
-    assert_inside(&rhs);
-    let product = Product {
-        dst: out.as_mut_ptr(),
-        dst_row_stride: n,
-        dims: (m, k, n),
-        a: Operand::of(&lhs, lhs.layout.offset()),
-        b: Operand::of(&rhs, rhs.layout.offset()),
-        bias: None,
-    };
-    // SAFETY: the buffer has capacity for the m · n elements, which the kernel writes all
-    // of; the operands lie inside their storage (asserted above), with non-negative strides.
-    unsafe {
-        gemm(product);
-        out.set_len(len);
-    }
     Ok(out)
 }
 
@@ -243,13 +212,14 @@ unsafe fn gemm<T: Element>(product: Product<'_, T>) {
         // SAFETY: the same contract.
         return unsafe { tiny::tiny(product) };
     }
-    if !split::may_share(work) || threads::num_threads() == 1 {
+    let threads = threads::num_threads();
+    if !split::may_share(work) || threads == 1 {
         // One part: no cut to choose, the product goes to the kernel at once.
         // SAFETY: the same contract.
         return unsafe { kernel::block(product) };
     }
     let by_rows = split::cut_by_rows(product.dims, product.a, product.b, product.bias.is_some());
-    let (parts, effort) = split::parts(product.dims, by_rows, threads::num_threads());
+    let (parts, effort) = split::parts(product.dims, by_rows, threads);
     // SAFETY: the same contract.
     unsafe { split::gemm_cut(product, (parts, by_rows), effort) };
 }
