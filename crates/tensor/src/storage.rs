@@ -1,9 +1,11 @@
 //! The buffer behind a tensor.
 
+use std::cell::RefCell;
+use std::mem::ManuallyDrop;
 use std::sync::Arc;
 
 use crate::element::Scalar;
-use crate::kernels::{Buf, INLINE, pool};
+use crate::kernels::{Buf, INLINE, per_scalar, pool};
 
 /// A heap buffer that goes back to this thread's buffer cache when the last tensor using it
 /// is dropped (see `kernels::pool`).
@@ -19,14 +21,15 @@ impl<T: Scalar> Drop for Pooled<T> {
 /// them), more on the heap, shared by the views of the tensor.
 pub(crate) enum Storage<T: Scalar> {
     Inline(Buf<T>),
-    Shared(Arc<Pooled<T>>),
+    Shared(Heap<T>),
 }
 
 impl<T: Scalar> Storage<T> {
     /// Takes a kernel's buffer: inline if it stayed inline, else its heap allocation as is.
+    #[inline]
     pub(crate) fn new(buf: Buf<T>) -> Self {
         if buf.spilled() {
-            Storage::Shared(Arc::new(Pooled(buf.into_vec())))
+            Storage::Shared(Heap::new(buf.into_vec()))
         } else {
             Storage::Inline(buf)
         }
@@ -36,14 +39,14 @@ impl<T: Scalar> Storage<T> {
         if data.len() <= INLINE {
             Storage::Inline(Buf::from_slice(&data))
         } else {
-            Storage::Shared(Arc::new(Pooled(data)))
+            Storage::Shared(Heap::new(data))
         }
     }
 
     pub(crate) fn as_slice(&self) -> &[T] {
         match self {
             Storage::Inline(buf) => buf,
-            Storage::Shared(data) => &data.0,
+            Storage::Shared(data) => &data.0.0,
         }
     }
 
@@ -51,7 +54,7 @@ impl<T: Scalar> Storage<T> {
     pub(crate) fn share(&self) -> Self {
         match self {
             Storage::Inline(buf) => Storage::Inline(buf.clone()),
-            Storage::Shared(data) => Storage::Shared(Arc::clone(data)),
+            Storage::Shared(data) => Storage::Shared(Heap(ManuallyDrop::new(Arc::clone(&data.0)))),
         }
     }
 
@@ -59,7 +62,119 @@ impl<T: Scalar> Storage<T> {
     pub(crate) fn unique_mut(&mut self) -> Option<&mut [T]> {
         match self {
             Storage::Inline(buf) => Some(buf),
-            Storage::Shared(data) => Arc::get_mut(data).map(|data| data.0.as_mut_slice()),
+            Storage::Shared(data) => Arc::get_mut(&mut data.0).map(|data| data.0.as_mut_slice()),
         }
+    }
+}
+
+/// A heap buffer shared by tensors. When the last of them drops it, the buffer goes to the
+/// buffer cache and the reference-counted box that held it is kept for the next buffer: a
+/// result then costs one allocation (its tensor) instead of two.
+pub(crate) struct Heap<T: Scalar>(ManuallyDrop<Arc<Pooled<T>>>);
+
+impl<T: Scalar> Heap<T> {
+    fn new(data: Vec<T>) -> Self {
+        Heap(ManuallyDrop::new(shells::wrap(data)))
+    }
+}
+
+impl<T: Scalar> Drop for Heap<T> {
+    #[allow(unsafe_code)]
+    fn drop(&mut self) {
+        // SAFETY: the box is taken out once, here, and `self` is not used after.
+        let mut shared = unsafe { ManuallyDrop::take(&mut self.0) };
+        if let Some(Pooled(data)) = Arc::get_mut(&mut shared) {
+            pool::give(std::mem::take(data));
+            shells::keep(shared);
+        }
+    }
+}
+
+/// A small per-thread stack of empty boxes for heap buffers, each owned by the stack alone.
+mod shells {
+    use super::*;
+
+    /// At most this many empty boxes are kept per thread and element type.
+    const MAX_SHELLS: usize = 64;
+
+    type Shells<T> = RefCell<Vec<Arc<Pooled<T>>>>;
+
+    // Initialised at compile time: an access checks no lazy initialisation.
+    thread_local! {
+        static F32_SHELLS: Shells<f32> = const { RefCell::new(Vec::new()) };
+        static F64_SHELLS: Shells<f64> = const { RefCell::new(Vec::new()) };
+        static I64_SHELLS: Shells<i64> = const { RefCell::new(Vec::new()) };
+    }
+
+    fn local<T: Scalar>() -> &'static std::thread::LocalKey<Shells<T>> {
+        per_scalar(&F32_SHELLS, &F64_SHELLS, &I64_SHELLS)
+    }
+
+    /// `data` in a kept box, or in a new one when this thread has none.
+    #[inline]
+    pub(super) fn wrap<T: Scalar>(data: Vec<T>) -> Arc<Pooled<T>> {
+        // `try_with`: during a thread's teardown the stack may already be gone.
+        let kept = local::<T>()
+            .try_with(|shells| shells.borrow_mut().pop())
+            .ok()
+            .flatten();
+        match kept {
+            Some(mut shell) => {
+                let slot = Arc::get_mut(&mut shell).expect("internal: a kept box is unshared");
+                // The kept box's buffer is empty and unallocated: nothing to free.
+                slot.0 = data;
+                shell
+            }
+            None => Arc::new(Pooled(data)),
+        }
+    }
+
+    /// Keeps an empty, unshared box for [`wrap`], or frees it when the stack is full.
+    pub(super) fn keep<T: Scalar>(shell: Arc<Pooled<T>>) {
+        debug_assert!(shell.0.capacity() == 0);
+        let mut shell = Some(shell);
+        let _ = local::<T>().try_with(|shells| {
+            let mut shells = shells.borrow_mut();
+            if shells.len() < MAX_SHELLS {
+                // The whole stack at once: keeping a box never allocates after the first.
+                if shells.capacity() == 0 {
+                    shells.reserve_exact(MAX_SHELLS);
+                }
+                shells.extend(shell.take());
+            }
+        });
+        // A box not kept is freed here, outside the borrow.
+        drop(shell);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn heap_address<T: Scalar>(storage: &Storage<T>) -> *const Pooled<T> {
+        match storage {
+            Storage::Shared(heap) => Arc::as_ptr(&heap.0),
+            Storage::Inline(_) => panic!("expected a heap buffer"),
+        }
+    }
+
+    #[test]
+    fn the_box_of_a_buffer_is_kept_only_after_its_last_tensor_and_then_reused() {
+        let first = Storage::<f64>::from_vec(vec![1.0; 40]);
+        let address = heap_address(&first);
+        let view = first.share();
+        drop(first);
+        // Still shared by the view: neither the box nor its elements went anywhere.
+        assert_eq!(heap_address(&view), address);
+        assert_eq!(view.as_slice(), &[1.0; 40]);
+        drop(view);
+        let next = Storage::<f64>::from_vec(vec![2.0; 40]);
+        assert_eq!(heap_address(&next), address);
+        assert_eq!(next.as_slice(), &[2.0; 40]);
+        // A box in use is not handed out twice.
+        let other = Storage::<f64>::from_vec(vec![3.0; 40]);
+        assert_ne!(heap_address(&other), address);
+        assert_eq!(next.as_slice(), &[2.0; 40]);
     }
 }
