@@ -3,6 +3,7 @@
 use std::cell::RefCell;
 use std::mem::ManuallyDrop;
 use std::sync::Arc;
+use std::sync::atomic::{Ordering, fence};
 
 use crate::element::Scalar;
 use crate::kernels::{Buf, INLINE, per_scalar, pool};
@@ -83,11 +84,33 @@ impl<T: Scalar> Drop for Heap<T> {
     fn drop(&mut self) {
         // SAFETY: the box is taken out once, here, and `self` is not used after.
         let mut shared = unsafe { ManuallyDrop::take(&mut self.0) };
-        if let Some(Pooled(data)) = Arc::get_mut(&mut shared) {
+        if let Some(Pooled(data)) = sole(&mut shared) {
             pool::give(std::mem::take(data));
             shells::keep(shared);
         }
     }
+}
+
+/// The contents of `shared` when it is the only handle on them, as `Arc::get_mut` gives them
+/// but with plain loads where it locks: for boxes of which no `Weak` is ever made, one strong
+/// count means no other handle exists or can appear (only a handle clones).
+#[allow(unsafe_code)]
+#[inline]
+pub(crate) fn sole<T>(shared: &mut Arc<T>) -> Option<&mut T> {
+    if Arc::strong_count(shared) != 1 || Arc::weak_count(shared) != 0 {
+        return None;
+    }
+    // What other threads did through handles they have since dropped happens before what
+    // the caller does now (as in `Arc`'s own drop, whose decrement this fence pairs with).
+    fence(Ordering::Acquire);
+    // SAFETY: no other handle exists (checked above) and none can be made while `shared` is
+    // borrowed mutably, so this is the only reference to the contents for its lifetime.
+    Some(unsafe { &mut *Arc::as_ptr(shared).cast_mut() })
+}
+
+/// Frees the empty boxes this thread keeps.
+pub(crate) fn release_kept() {
+    shells::release_kept();
 }
 
 /// A small per-thread stack of empty boxes for heap buffers, each owned by the stack alone.
@@ -120,13 +143,23 @@ mod shells {
             .flatten();
         match kept {
             Some(mut shell) => {
-                let slot = Arc::get_mut(&mut shell).expect("internal: a kept box is unshared");
+                let slot = sole(&mut shell).expect("internal: a kept box is unshared");
                 // The kept box's buffer is empty and unallocated: nothing to free.
                 slot.0 = data;
                 shell
             }
             None => Arc::new(Pooled(data)),
         }
+    }
+
+    pub(super) fn release_kept() {
+        fn release<T: Scalar>() {
+            let kept = local::<T>().try_with(|shells| std::mem::take(&mut *shells.borrow_mut()));
+            drop(kept);
+        }
+        release::<f32>();
+        release::<f64>();
+        release::<i64>();
     }
 
     /// Keeps an empty, unshared box for [`wrap`], or frees it when the stack is full.

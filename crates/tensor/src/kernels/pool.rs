@@ -106,7 +106,9 @@ pub fn cached_buffer_bytes() -> usize {
     bytes::<f32>() + bytes::<f64>() + bytes::<i64>()
 }
 
-/// Frees the buffers this thread keeps for reuse (see [`cached_buffer_bytes`]).
+/// Frees the buffers this thread keeps for reuse (see [`cached_buffer_bytes`]), and the few
+/// small allocations of dropped tensors it keeps for the next ones (at most 64 per element
+/// type, each the size of a tensor's handle, not counted by [`cached_buffer_bytes`]).
 pub fn release_cached_buffers() {
     fn release<T: Scalar>() {
         let buffers = local::<T>().try_with(|pool| {
@@ -119,6 +121,9 @@ pub fn release_cached_buffers() {
     release::<f32>();
     release::<f64>();
     release::<i64>();
+    // The small allocations kept with the buffers go too.
+    crate::storage::release_kept();
+    crate::tensor::slots::release_kept();
 }
 
 /// The cache's thread-local for one element type.

@@ -1,5 +1,6 @@
 //! The tensor handle: identity, storage, layout and the operation that made it.
 
+use std::mem::ManuallyDrop;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -13,6 +14,7 @@ use crate::mode::is_grad_enabled;
 use crate::ops::{Movement, Op};
 use crate::storage::Storage;
 
+pub(crate) mod slots;
 mod values;
 
 /// An n-dimensional array of `f32` (the default) or `f64` that records the operations applied
@@ -31,7 +33,9 @@ mod values;
 /// # Ok::<(), tensor::TensorError>(())
 /// ```
 pub struct Tensor<T: Scalar = f32> {
-    inner: Arc<Inner<T>>,
+    /// Taken out only by the tensor's `Drop`, which hands the last handle's allocation back
+    /// to [`slots`] for the next tensor.
+    inner: ManuallyDrop<Arc<Inner<T>>>,
 }
 
 pub(crate) struct Inner<T: Scalar> {
@@ -92,8 +96,17 @@ impl TensorId {
 impl<T: Scalar> Clone for Tensor<T> {
     fn clone(&self) -> Self {
         Tensor {
-            inner: Arc::clone(&self.inner),
+            inner: ManuallyDrop::new(Arc::clone(&self.inner)),
         }
+    }
+}
+
+impl<T: Scalar> Drop for Tensor<T> {
+    #[allow(unsafe_code)]
+    fn drop(&mut self) {
+        // SAFETY: taken out once, here, and `self.inner` is not used after.
+        let inner = unsafe { ManuallyDrop::take(&mut self.inner) };
+        slots::release(inner);
     }
 }
 
@@ -103,12 +116,12 @@ impl<T: Scalar> Tensor<T> {
     #[inline(always)]
     pub(crate) fn with_node(storage: Storage<T>, layout: Layout, node: T::Node) -> Self {
         Tensor {
-            inner: Arc::new(Inner {
+            inner: ManuallyDrop::new(slots::new(Inner {
                 id: TensorId::fresh(),
                 storage,
                 layout,
                 node,
-            }),
+            })),
         }
     }
 
@@ -175,12 +188,12 @@ impl<T: Element> Tensor<T> {
         requires_grad: bool,
     ) -> Self {
         Tensor {
-            inner: Arc::new(Inner {
+            inner: ManuallyDrop::new(slots::new(Inner {
                 id,
                 storage,
                 layout,
                 node: Node::new(op, requires_grad),
-            }),
+            })),
         }
     }
 

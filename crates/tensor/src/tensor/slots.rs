@@ -1,0 +1,154 @@
+//! The allocations of dropped tensors, kept per thread for the next tensors made.
+//!
+//! Every operation makes a tensor, and most are dropped soon after (an intermediate result,
+//! a matmul's output read once): reusing the allocation of the last one dropped spares the
+//! allocator a call each way. An allocation is kept only when the dropped handle was the
+//! last one on it, its contents are dropped at once (releasing storage and graph as a plain
+//! drop would), and at most [`MAX_SLOTS`] are kept per thread and element type.
+#![allow(unsafe_code)]
+
+use std::cell::RefCell;
+use std::mem::MaybeUninit;
+use std::sync::Arc;
+
+use super::Inner;
+use crate::element::Scalar;
+use crate::kernels::per_scalar;
+use crate::storage::sole;
+
+/// At most this many allocations are kept per thread and element type.
+const MAX_SLOTS: usize = 64;
+
+/// An allocation for one tensor, its contents dropped; dropping it frees the allocation.
+type Slot<T> = Arc<MaybeUninit<Inner<T>>>;
+
+type Slots<T> = RefCell<Vec<Slot<T>>>;
+
+// Initialised at compile time: an access checks no lazy initialisation.
+thread_local! {
+    static F32_SLOTS: Slots<f32> = const { RefCell::new(Vec::new()) };
+    static F64_SLOTS: Slots<f64> = const { RefCell::new(Vec::new()) };
+    static I64_SLOTS: Slots<i64> = const { RefCell::new(Vec::new()) };
+}
+
+fn local<T: Scalar>() -> &'static std::thread::LocalKey<Slots<T>> {
+    per_scalar(&F32_SLOTS, &F64_SLOTS, &I64_SLOTS)
+}
+
+/// `inner` in a kept allocation, or in a new one when this thread has none.
+#[inline]
+pub(super) fn new<T: Scalar>(inner: Inner<T>) -> Arc<Inner<T>> {
+    // `try_with`: during a thread's teardown the slots may already be gone.
+    let kept = local::<T>()
+        .try_with(|slots| slots.borrow_mut().pop())
+        .ok()
+        .flatten();
+    let Some(slot) = kept else {
+        return Arc::new(inner);
+    };
+    let place = Arc::into_raw(slot).cast_mut();
+    // SAFETY: a kept slot is the only handle on its allocation (see `release`), so nothing
+    // else reads or writes it; it is then initialised, and `MaybeUninit<Inner<T>>` has the
+    // size and alignment of `Inner<T>`, as `Arc::from_raw` asks of the pointer's type.
+    unsafe {
+        place.write(MaybeUninit::new(inner));
+        Arc::from_raw(place.cast::<Inner<T>>())
+    }
+}
+
+/// Drops the handle `inner`; when it was the last one, drops the tensor and keeps its
+/// allocation for [`new`].
+#[inline]
+pub(super) fn release<T: Scalar>(mut inner: Arc<Inner<T>>) {
+    // No `Weak` is ever made of a tensor.
+    let Some(contents) = sole(&mut inner) else {
+        return drop(inner);
+    };
+    // SAFETY: the contents are initialised and unshared; they are dropped once, here, and
+    // never used after: the allocation goes on as a `Slot` (same size and alignment, see
+    // `new`). It is owned by `slot` before the drop, so a panic in the drop leaks the
+    // contents instead of dropping them twice.
+    let slot: Slot<T> = unsafe {
+        let contents: *mut Inner<T> = contents;
+        let slot = Arc::from_raw(Arc::into_raw(inner).cast());
+        contents.drop_in_place();
+        slot
+    };
+    let mut slot = Some(slot);
+    let _ = local::<T>().try_with(|slots| {
+        let mut slots = slots.borrow_mut();
+        if slots.len() < MAX_SLOTS {
+            // Room for all at once: keeping a slot never allocates after the first.
+            if slots.capacity() == 0 {
+                slots.reserve_exact(MAX_SLOTS);
+            }
+            slots.extend(slot.take());
+        }
+    });
+    // A slot not kept is freed here, outside the borrow.
+    drop(slot);
+}
+
+/// Frees the allocations this thread keeps.
+pub(crate) fn release_kept() {
+    fn release<T: Scalar>() {
+        let kept = local::<T>().try_with(|slots| std::mem::take(&mut *slots.borrow_mut()));
+        drop(kept);
+    }
+    release::<f32>();
+    release::<f64>();
+    release::<i64>();
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Tensor;
+    use std::sync::Arc;
+
+    fn address<T: crate::Scalar>(t: &Tensor<T>) -> *const super::Inner<T> {
+        Arc::as_ptr(&t.inner)
+    }
+
+    #[test]
+    fn the_allocation_of_a_dropped_tensor_holds_the_next_one_only_after_its_last_handle() {
+        let first = Tensor::<f64>::from_vec(vec![1.0, 2.0], &[2]).unwrap();
+        let at = address(&first);
+        let handle = first.clone();
+        drop(first);
+        // Still held: the tensor is whole and its allocation is not handed out.
+        let other = Tensor::<f64>::zeros(&[3]);
+        assert_ne!(address(&other), at);
+        assert_eq!(handle.to_vec(), vec![1.0, 2.0]);
+        drop(handle);
+        let next = Tensor::<f64>::full(&[2, 2], 7.0);
+        assert_eq!(address(&next), at);
+        assert_eq!((next.shape(), next.to_vec()), (&[2, 2][..], vec![7.0; 4]));
+        assert_eq!(other.to_vec(), vec![0.0; 3]);
+    }
+
+    #[test]
+    fn a_kept_allocation_drops_what_its_tensor_held_at_once() {
+        // The graph of a dropped result is released when the result goes, not when its
+        // allocation is reused: the leaf is the only handle on itself again.
+        let x = Tensor::<f64>::from_vec(vec![1.0, 2.0], &[2])
+            .unwrap()
+            .require_grad();
+        let y = &x * &x;
+        assert_eq!(Arc::strong_count(&x.inner), 3);
+        drop(y);
+        assert_eq!(Arc::strong_count(&x.inner), 1);
+    }
+
+    #[test]
+    fn tensors_dropped_on_other_threads_are_kept_there() {
+        let t = Tensor::<f32>::zeros(&[4]);
+        let at = address(&t) as usize;
+        let reused = std::thread::spawn(move || {
+            drop(t);
+            address(&Tensor::<f32>::zeros(&[1])) as usize
+        })
+        .join()
+        .unwrap();
+        assert_eq!(reused, at);
+    }
+}
