@@ -11,10 +11,11 @@ use std::cell::RefCell;
 use std::mem::MaybeUninit;
 use std::sync::Arc;
 
-use super::Inner;
+use super::{Inner, TensorId};
 use crate::element::Scalar;
 use crate::kernels::per_scalar;
-use crate::storage::sole;
+use crate::layout::Layout;
+use crate::storage::{Storage, sole};
 
 /// At most this many allocations are kept per thread and element type.
 const MAX_SLOTS: usize = 64;
@@ -35,24 +36,40 @@ fn local<T: Scalar>() -> &'static std::thread::LocalKey<Slots<T>> {
     per_scalar(&F32_SLOTS, &F64_SLOTS, &I64_SLOTS)
 }
 
-/// `inner` in a kept allocation, or in a new one when this thread has none.
+/// A tensor of these parts in a kept allocation, or in a new one when this thread has none.
+/// The parts are written into the allocation one by one: a whole `Inner` would be assembled
+/// first and then copied in.
 #[inline]
-pub(super) fn new<T: Scalar>(inner: Inner<T>) -> Arc<Inner<T>> {
+pub(super) fn new<T: Scalar>(
+    id: TensorId,
+    storage: Storage<T>,
+    layout: Layout,
+    node: T::Node,
+) -> Arc<Inner<T>> {
     // `try_with`: during a thread's teardown the slots may already be gone.
     let kept = local::<T>()
         .try_with(|slots| slots.borrow_mut().pop())
         .ok()
         .flatten();
     let Some(slot) = kept else {
-        return Arc::new(inner);
+        return Arc::new(Inner {
+            id,
+            storage,
+            layout,
+            node,
+        });
     };
-    let place = Arc::into_raw(slot).cast_mut();
+    let place = Arc::into_raw(slot).cast_mut().cast::<Inner<T>>();
     // SAFETY: a kept slot is the only handle on its allocation (see `release`), so nothing
-    // else reads or writes it; it is then initialised, and `MaybeUninit<Inner<T>>` has the
-    // size and alignment of `Inner<T>`, as `Arc::from_raw` asks of the pointer's type.
+    // else reads or writes it; every field is written before the allocation is read as an
+    // `Inner<T>`, and `MaybeUninit<Inner<T>>` has the size and alignment of `Inner<T>`, as
+    // `Arc::from_raw` asks of the pointer's type.
     unsafe {
-        place.write(MaybeUninit::new(inner));
-        Arc::from_raw(place.cast::<Inner<T>>())
+        (&raw mut (*place).id).write(id);
+        (&raw mut (*place).storage).write(storage);
+        (&raw mut (*place).layout).write(layout);
+        (&raw mut (*place).node).write(node);
+        Arc::from_raw(place)
     }
 }
 
