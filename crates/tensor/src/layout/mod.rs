@@ -58,6 +58,16 @@ impl Layout {
                 contiguous: true,
             };
         }
+        if let &[rows, cols] = shape {
+            // A matrix, the most common result: no loop.
+            return Layout {
+                shape: Dims::from_buf_and_len([rows, cols, 0, 0], 2),
+                strides: Dims::from_buf_and_len([cols, 1, 0, 0], 2),
+                offset: 0,
+                numel: rows.saturating_mul(cols),
+                contiguous: true,
+            };
+        }
         // Every op's result is laid out here: the shape, the strides and the count in one
         // pass over inline arrays, without the general copies.
         let (mut dims, mut strides) = ([0; INLINE], [0; INLINE]);
