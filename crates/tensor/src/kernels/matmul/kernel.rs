@@ -86,6 +86,9 @@ pub(super) unsafe fn kernel<T: Element>(
 ///
 /// # Safety
 /// As [`gemm`](super::gemm), with the destination's rows `dst_row_stride >= n` apart.
+// Inlined: a product that one call of the kernel computes passes through no frame of its
+// own on the way, and its `Product` is not copied from frame to frame.
+#[inline]
 pub(super) unsafe fn block<T: Element>(product: Product<'_, T>) {
     let Product {
         dst,

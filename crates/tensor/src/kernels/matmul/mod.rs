@@ -204,6 +204,9 @@ impl<T> Product<'_, T> {
 /// accessed elsewhere meanwhile; `a` and `b` must address matrices whose every element is
 /// readable, with non-negative strides, not overlapping the destination; `k > 0`; a bias has
 /// `n` elements.
+// Inlined: a product that one call of the kernel computes passes through no frame of its
+// own on the way, and its `Product` is not copied from frame to frame.
+#[inline]
 unsafe fn gemm<T: Element>(product: Product<'_, T>) {
     let (m, k, n) = product.dims;
     debug_assert!(product.bias.is_none_or(|bias| bias.len() == n));
