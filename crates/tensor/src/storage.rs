@@ -84,7 +84,8 @@ impl<T: Scalar> Drop for Heap<T> {
     fn drop(&mut self) {
         // SAFETY: the box is taken out once, here, and `self` is not used after.
         let mut shared = unsafe { ManuallyDrop::take(&mut self.0) };
-        if let Some(Pooled(data)) = sole(&mut shared) {
+        // SAFETY: no `Weak` is made of a buffer's box.
+        if let Some(Pooled(data)) = unsafe { sole(&mut shared) } {
             pool::give(std::mem::take(data));
             shells::keep(shared);
         }
@@ -92,19 +93,24 @@ impl<T: Scalar> Drop for Heap<T> {
 }
 
 /// The contents of `shared` when it is the only handle on them, as `Arc::get_mut` gives them
-/// but with plain loads where it locks: for boxes of which no `Weak` is ever made, one strong
-/// count means no other handle exists or can appear (only a handle clones).
+/// but with plain loads where it locks.
+///
+/// # Safety
+/// No `Weak` of the allocation may exist, now or later (the workspace's lint configuration
+/// forbids `Arc::downgrade`): only then does one strong count mean that no other handle
+/// exists or can appear, since only a handle clones.
 #[allow(unsafe_code)]
 #[inline]
-pub(crate) fn sole<T>(shared: &mut Arc<T>) -> Option<&mut T> {
+pub(crate) unsafe fn sole<T>(shared: &mut Arc<T>) -> Option<&mut T> {
     if Arc::strong_count(shared) != 1 || Arc::weak_count(shared) != 0 {
         return None;
     }
     // What other threads did through handles they have since dropped happens before what
     // the caller does now (as in `Arc`'s own drop, whose decrement this fence pairs with).
     fence(Ordering::Acquire);
-    // SAFETY: no other handle exists (checked above) and none can be made while `shared` is
-    // borrowed mutably, so this is the only reference to the contents for its lifetime.
+    // SAFETY: no other handle exists (checked above, with the caller's promise of no `Weak`)
+    // and none can be made while `shared` is borrowed mutably, so this is the only reference
+    // to the contents for its lifetime.
     Some(unsafe { &mut *Arc::as_ptr(shared).cast_mut() })
 }
 
@@ -135,6 +141,7 @@ mod shells {
 
     /// `data` in a kept box, or in a new one when this thread has none.
     #[inline]
+    #[allow(unsafe_code)]
     pub(super) fn wrap<T: Scalar>(data: Vec<T>) -> Arc<Pooled<T>> {
         // `try_with`: during a thread's teardown the stack may already be gone.
         let kept = local::<T>()
@@ -143,7 +150,8 @@ mod shells {
             .flatten();
         match kept {
             Some(mut shell) => {
-                let slot = sole(&mut shell).expect("internal: a kept box is unshared");
+                // SAFETY: no `Weak` is made of a buffer's box.
+                let slot = unsafe { sole(&mut shell) }.expect("internal: a kept box is unshared");
                 // The kept box's buffer is empty and unallocated: nothing to free.
                 slot.0 = data;
                 shell

@@ -106,9 +106,11 @@ pub fn cached_buffer_bytes() -> usize {
     bytes::<f32>() + bytes::<f64>() + bytes::<i64>()
 }
 
-/// Frees the buffers this thread keeps for reuse (see [`cached_buffer_bytes`]), and the few
-/// small allocations of dropped tensors it keeps for the next ones (at most 64 per element
-/// type, each the size of a tensor's handle, not counted by [`cached_buffer_bytes`]).
+/// Frees the buffers this thread keeps for reuse (see [`cached_buffer_bytes`]), and the small
+/// allocations it keeps for the next tensors: per element type, up to 64 of the blocks behind
+/// tensors (a few hundred bytes each: inline elements, layout, place in the graph) and up to
+/// 64 empty boxes of heap buffers, not counted by [`cached_buffer_bytes`]. Each thread keeps
+/// its own; this frees the calling thread's.
 pub fn release_cached_buffers() {
     fn release<T: Scalar>() {
         let buffers = local::<T>().try_with(|pool| {

@@ -94,21 +94,18 @@ impl TensorId {
             /// The ids this thread may still hand out: `next..end`.
             static IDS: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
         }
-        let take_block = || NEXT.fetch_add(BLOCK, Ordering::Relaxed);
-        let id = IDS
-            .try_with(|ids| {
-                let (next, end) = ids.get();
-                if next < end {
-                    ids.set((next + 1, end));
-                    next
-                } else {
-                    let start = take_block();
-                    ids.set((start + 1, start + BLOCK));
-                    start
-                }
-            })
-            // During a thread's teardown: a block of its own for this one id.
-            .unwrap_or_else(|_| take_block());
+        // A `Cell` without a destructor: usable until the thread ends, teardown included.
+        let id = IDS.with(|ids| {
+            let (next, end) = ids.get();
+            if next < end {
+                ids.set((next + 1, end));
+                next
+            } else {
+                let start = NEXT.fetch_add(BLOCK, Ordering::Relaxed);
+                ids.set((start + 1, start + BLOCK));
+                start
+            }
+        });
         TensorId(id)
     }
 

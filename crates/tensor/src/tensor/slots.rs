@@ -77,8 +77,8 @@ pub(super) fn new<T: Scalar>(
 /// allocation for [`new`].
 #[inline]
 pub(super) fn release<T: Scalar>(mut inner: Arc<Inner<T>>) {
-    // No `Weak` is ever made of a tensor.
-    let Some(contents) = sole(&mut inner) else {
+    // SAFETY: no `Weak` is made of a tensor.
+    let Some(contents) = (unsafe { sole(&mut inner) }) else {
         return drop(inner);
     };
     // SAFETY: the contents are initialised and unshared; they are dropped once, here, and
