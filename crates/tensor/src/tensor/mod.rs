@@ -13,7 +13,7 @@ use crate::kernels::{Buf, Strided};
 use crate::layout::Layout;
 use crate::mode::is_grad_enabled;
 use crate::ops::{Movement, Op};
-use crate::storage::Storage;
+use crate::storage::{Storage, sole};
 
 pub(crate) mod slots;
 mod values;
@@ -388,6 +388,7 @@ fn record<T: Element>(op: Op<T>) -> Option<Op<T>> {
 /// Instead each recorded operation is detached here and its inputs are released from an
 /// explicit stack.
 impl<T: Element> Drop for Node<T> {
+    #[allow(unsafe_code)]
     fn drop(&mut self) {
         let Some(op) = take_op(&mut self.op) else {
             return;
@@ -397,7 +398,8 @@ impl<T: Element> Drop for Node<T> {
         let mut pending: SmallVec<[Tensor<T>; 8]> = op.into_inputs().into_iter().collect();
         while let Some(mut tensor) = pending.pop() {
             // Only a sole owner may take the operation apart; shared inputs stay alive.
-            if let Some(inner) = Arc::get_mut(&mut tensor.inner)
+            // SAFETY: no `Weak` is made of a tensor.
+            if let Some(inner) = unsafe { sole(&mut tensor.inner) }
                 && let Some(op) = take_op(&mut inner.node.op)
             {
                 pending.extend(op.into_inputs());
