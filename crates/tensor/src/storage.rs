@@ -1,6 +1,5 @@
 //! The buffer behind a tensor.
 
-use std::cell::RefCell;
 use std::mem::ManuallyDrop;
 use std::sync::Arc;
 use std::sync::atomic::{Ordering, fence};
@@ -55,7 +54,7 @@ impl<T: Scalar> Storage<T> {
     pub(crate) fn share(&self) -> Self {
         match self {
             Storage::Inline(buf) => Storage::Inline(buf.clone()),
-            Storage::Shared(data) => Storage::Shared(Heap(ManuallyDrop::new(Arc::clone(&data.0)))),
+            Storage::Shared(heap) => Storage::Shared(heap.share()),
         }
     }
 
@@ -76,6 +75,11 @@ pub(crate) struct Heap<T: Scalar>(ManuallyDrop<Arc<Pooled<T>>>);
 impl<T: Scalar> Heap<T> {
     fn new(data: Vec<T>) -> Self {
         Heap(ManuallyDrop::new(shells::wrap(data)))
+    }
+
+    /// Another handle on the same buffer.
+    fn share(&self) -> Self {
+        Heap(ManuallyDrop::new(Arc::clone(&self.0)))
     }
 }
 
@@ -114,28 +118,21 @@ pub(crate) unsafe fn sole<T>(shared: &mut Arc<T>) -> Option<&mut T> {
     Some(unsafe { &mut *Arc::as_ptr(shared).cast_mut() })
 }
 
-/// Frees the empty boxes this thread keeps.
-pub(crate) fn release_kept() {
-    shells::release_kept();
-}
+pub(crate) use shells::release_kept;
 
-/// A small per-thread stack of empty boxes for heap buffers, each owned by the stack alone.
+/// A per-thread stack of empty boxes for heap buffers, each owned by the stack alone.
 mod shells {
     use super::*;
-
-    /// At most this many empty boxes are kept per thread and element type.
-    const MAX_SHELLS: usize = 64;
-
-    type Shells<T> = RefCell<Vec<Arc<Pooled<T>>>>;
+    use crate::kept::{self, Kept};
 
     // Initialised at compile time: an access checks no lazy initialisation.
     thread_local! {
-        static F32_SHELLS: Shells<f32> = const { RefCell::new(Vec::new()) };
-        static F64_SHELLS: Shells<f64> = const { RefCell::new(Vec::new()) };
-        static I64_SHELLS: Shells<i64> = const { RefCell::new(Vec::new()) };
+        static F32_SHELLS: Kept<Arc<Pooled<f32>>> = const { Kept::new() };
+        static F64_SHELLS: Kept<Arc<Pooled<f64>>> = const { Kept::new() };
+        static I64_SHELLS: Kept<Arc<Pooled<i64>>> = const { Kept::new() };
     }
 
-    fn local<T: Scalar>() -> &'static std::thread::LocalKey<Shells<T>> {
+    fn local<T: Scalar>() -> &'static std::thread::LocalKey<Kept<Arc<Pooled<T>>>> {
         per_scalar(&F32_SHELLS, &F64_SHELLS, &I64_SHELLS)
     }
 
@@ -143,12 +140,7 @@ mod shells {
     #[inline]
     #[allow(unsafe_code)]
     pub(super) fn wrap<T: Scalar>(data: Vec<T>) -> Arc<Pooled<T>> {
-        // `try_with`: during a thread's teardown the stack may already be gone.
-        let kept = local::<T>()
-            .try_with(|shells| shells.borrow_mut().pop())
-            .ok()
-            .flatten();
-        match kept {
+        match kept::take(local::<T>()) {
             Some(mut shell) => {
                 // SAFETY: no `Weak` is made of a buffer's box.
                 let slot = unsafe { sole(&mut shell) }.expect("internal: a kept box is unshared");
@@ -160,32 +152,17 @@ mod shells {
         }
     }
 
-    pub(super) fn release_kept() {
-        fn release<T: Scalar>() {
-            let kept = local::<T>().try_with(|shells| std::mem::take(&mut *shells.borrow_mut()));
-            drop(kept);
-        }
-        release::<f32>();
-        release::<f64>();
-        release::<i64>();
-    }
-
-    /// Keeps an empty, unshared box for [`wrap`], or frees it when the stack is full.
+    /// Keeps an empty, unshared box for [`wrap`].
     pub(super) fn keep<T: Scalar>(shell: Arc<Pooled<T>>) {
         debug_assert!(shell.0.capacity() == 0);
-        let mut shell = Some(shell);
-        let _ = local::<T>().try_with(|shells| {
-            let mut shells = shells.borrow_mut();
-            if shells.len() < MAX_SHELLS {
-                // The whole stack at once: keeping a box never allocates after the first.
-                if shells.capacity() == 0 {
-                    shells.reserve_exact(MAX_SHELLS);
-                }
-                shells.extend(shell.take());
-            }
-        });
-        // A box not kept is freed here, outside the borrow.
-        drop(shell);
+        kept::keep(local::<T>(), shell);
+    }
+
+    /// Frees the empty boxes this thread keeps.
+    pub(crate) fn release_kept() {
+        kept::clear(&F32_SHELLS);
+        kept::clear(&F64_SHELLS);
+        kept::clear(&I64_SHELLS);
     }
 }
 

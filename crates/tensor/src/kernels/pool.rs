@@ -106,13 +106,10 @@ pub fn cached_buffer_bytes() -> usize {
     bytes::<f32>() + bytes::<f64>() + bytes::<i64>()
 }
 
-/// Frees the buffers this thread keeps for reuse (see [`cached_buffer_bytes`]), and the small
-/// allocations it keeps for the next tensors: per element type, up to 64 of the blocks behind
-/// tensors (a few hundred bytes each: inline elements, layout, place in the graph) and up to
-/// 64 empty boxes of heap buffers, not counted by [`cached_buffer_bytes`]. Each thread keeps
-/// its own; this frees the calling thread's.
-pub fn release_cached_buffers() {
-    fn release<T: Scalar>() {
+/// Frees the buffers this thread keeps (`release_cached_buffers` is the public call, which
+/// also frees the other allocations kept for tensors).
+pub(crate) fn release() {
+    fn release_of<T: Scalar>() {
         let buffers = local::<T>().try_with(|pool| {
             let mut pool = pool.borrow_mut();
             pool.bytes = 0;
@@ -120,12 +117,9 @@ pub fn release_cached_buffers() {
         });
         drop(buffers);
     }
-    release::<f32>();
-    release::<f64>();
-    release::<i64>();
-    // The small allocations kept with the buffers go too.
-    crate::storage::release_kept();
-    crate::tensor::slots::release_kept();
+    release_of::<f32>();
+    release_of::<f64>();
+    release_of::<i64>();
 }
 
 /// The cache's thread-local for one element type.

@@ -3,36 +3,31 @@
 //! Every operation makes a tensor, and most are dropped soon after (an intermediate result,
 //! a matmul's output read once): reusing the allocation of the last one dropped spares the
 //! allocator a call each way. An allocation is kept only when the dropped handle was the
-//! last one on it, its contents are dropped at once (releasing storage and graph as a plain
-//! drop would), and at most [`MAX_SLOTS`] are kept per thread and element type.
+//! last one on it, and its contents are dropped at once (releasing storage and graph as a
+//! plain drop would); see [`kept`] for the per-thread stacks.
 #![allow(unsafe_code)]
 
-use std::cell::RefCell;
 use std::mem::MaybeUninit;
 use std::sync::Arc;
 
 use super::{Inner, TensorId};
 use crate::element::Scalar;
-use crate::kernels::per_scalar;
+use crate::kept::{self, Kept};
+use crate::kernels::{per_scalar, pool};
 use crate::layout::Layout;
 use crate::storage::{Storage, sole};
-
-/// At most this many allocations are kept per thread and element type.
-const MAX_SLOTS: usize = 64;
 
 /// An allocation for one tensor, its contents dropped; dropping it frees the allocation.
 type Slot<T> = Arc<MaybeUninit<Inner<T>>>;
 
-type Slots<T> = RefCell<Vec<Slot<T>>>;
-
 // Initialised at compile time: an access checks no lazy initialisation.
 thread_local! {
-    static F32_SLOTS: Slots<f32> = const { RefCell::new(Vec::new()) };
-    static F64_SLOTS: Slots<f64> = const { RefCell::new(Vec::new()) };
-    static I64_SLOTS: Slots<i64> = const { RefCell::new(Vec::new()) };
+    static F32_SLOTS: Kept<Slot<f32>> = const { Kept::new() };
+    static F64_SLOTS: Kept<Slot<f64>> = const { Kept::new() };
+    static I64_SLOTS: Kept<Slot<i64>> = const { Kept::new() };
 }
 
-fn local<T: Scalar>() -> &'static std::thread::LocalKey<Slots<T>> {
+fn local<T: Scalar>() -> &'static std::thread::LocalKey<Kept<Slot<T>>> {
     per_scalar(&F32_SLOTS, &F64_SLOTS, &I64_SLOTS)
 }
 
@@ -46,12 +41,7 @@ pub(super) fn new<T: Scalar>(
     layout: Layout,
     node: T::Node,
 ) -> Arc<Inner<T>> {
-    // `try_with`: during a thread's teardown the slots may already be gone.
-    let kept = local::<T>()
-        .try_with(|slots| slots.borrow_mut().pop())
-        .ok()
-        .flatten();
-    let Some(slot) = kept else {
+    let Some(slot) = kept::take(local::<T>()) else {
         return Arc::new(Inner {
             id,
             storage,
@@ -91,30 +81,22 @@ pub(super) fn release<T: Scalar>(mut inner: Arc<Inner<T>>) {
         contents.drop_in_place();
         slot
     };
-    let mut slot = Some(slot);
-    let _ = local::<T>().try_with(|slots| {
-        let mut slots = slots.borrow_mut();
-        if slots.len() < MAX_SLOTS {
-            // Room for all at once: keeping a slot never allocates after the first.
-            if slots.capacity() == 0 {
-                slots.reserve_exact(MAX_SLOTS);
-            }
-            slots.extend(slot.take());
-        }
-    });
-    // A slot not kept is freed here, outside the borrow.
-    drop(slot);
+    kept::keep(local::<T>(), slot);
 }
 
-/// Frees the allocations this thread keeps.
-pub(crate) fn release_kept() {
-    fn release<T: Scalar>() {
-        let kept = local::<T>().try_with(|slots| std::mem::take(&mut *slots.borrow_mut()));
-        drop(kept);
-    }
-    release::<f32>();
-    release::<f64>();
-    release::<i64>();
+/// Frees the buffers this thread keeps for reuse (see [`cached_buffer_bytes`]), and the small
+/// allocations it keeps for the next tensors: per element type, up to 64 of the blocks behind
+/// tensors (a few hundred bytes each: inline elements, layout, place in the graph) and up to
+/// 64 empty boxes of heap buffers, not counted by [`cached_buffer_bytes`]. Each thread keeps
+/// its own; this frees the calling thread's.
+///
+/// [`cached_buffer_bytes`]: crate::cached_buffer_bytes
+pub fn release_cached_buffers() {
+    pool::release();
+    crate::storage::release_kept();
+    kept::clear(&F32_SLOTS);
+    kept::clear(&F64_SLOTS);
+    kept::clear(&I64_SLOTS);
 }
 
 #[cfg(test)]
